@@ -43,7 +43,8 @@ test-unit: collection ## unit tests of pure logic (pytest)
 test-sanity: deps ## ansible-test sanity on a clean copy of the tracked tree
 	@rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	@git ls-files -co --exclude-standard -z | xargs -0 tar -cf - | tar -xf - -C $(SANITY_TREE)
-	cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --python 3.11 --color no
+	@tools/ansible-test-offline.sh $(VENV)
+	cd $(SANITY_TREE) && git init -q . && $(BIN)/ansible-test sanity --python 3.11 --color no
 
 test-lint: collection ## ansible-lint, production profile
 	$(BIN)/ansible-lint --profile production

@@ -25,7 +25,7 @@ description:
   - Writes with an etcd compare-and-swap, so a concurrent change is detected
     instead of overwritten.
 author:
-  - crosshost.network contributors
+  - crosshost.network maintainers (@crosshost)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - crosshost.network.etcd
