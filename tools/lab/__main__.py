@@ -1,0 +1,5 @@
+import sys
+
+from tools.lab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""Command line: python -m tools.lab build|up|down|status|ssh|exec."""
+import argparse
+import os
+import sys
+
+from tools.lab import artifacts, config, hosts, image, lifecycle
+from tools.lab.util import LabError, log
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m tools.lab", description=(
+        "Local multi-host lab: Debian 12 hosts in systemd-nspawn on private bridges. "
+        f"Cache: {config.CACHE} (CROSSHOST_CACHE). See docs/lab.md."))
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="build (or reuse) the cached image and artifacts")
+    build.add_argument("--force", action="store_true", help="rebuild the image even if cached")
+    up = sub.add_parser("up", help="boot the hosts and write inventories/lab/hosts.yml")
+    up.add_argument("--hosts", type=int, default=3, help="number of hosts (default 3)")
+    up.add_argument("--segments", type=int, default=1,
+                    help="underlay segments (bridges in separate subnets, routed by a lab router)")
+    up.add_argument("--etcd-members", type=int, default=1, help="hosts in the etcd group (default 1)")
+    sub.add_parser("down", help="stop every host and remove everything the lab made")
+    sub.add_parser("status", help="show what runs")
+    ssh = sub.add_parser("ssh", help="log in to a host as root (extra args go to ssh)")
+    ssh.add_argument("host")
+    ssh.add_argument("args", nargs=argparse.REMAINDER)
+    execute = sub.add_parser("exec", help="run a command inside a host (no SSH needed): exec HOST -- CMD")
+    execute.add_argument("host")
+    execute.add_argument("cmd", nargs=argparse.REMAINDER)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse(sys.argv[1:] if argv is None else argv)
+    if os.geteuid() != 0 and args.command not in ("status",):
+        log("needs root (namespaces, bridges, mounts)")
+        return 1
+    try:
+        if args.command == "build":
+            image.build_image(force=args.force)
+            for name, digest in artifacts.build_artifacts().items():
+                print(f"{digest}  {config.ARTIFACTS / name}")
+        elif args.command == "up":
+            lifecycle.up(args.hosts, args.segments, args.etcd_members)
+            return lifecycle.status()
+        elif args.command == "down":
+            lifecycle.down()
+        elif args.command == "status":
+            return lifecycle.status()
+        elif args.command == "ssh":
+            host = lifecycle.find_host(args.host)
+            argv = hosts.ssh_argv(host, *args.args, batch=False)
+            os.execvp(argv[0], argv)
+        elif args.command == "exec":
+            host = lifecycle.find_host(args.host)
+            cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+            if not cmd:
+                log("usage: python -m tools.lab exec HOST -- CMD [ARGS...]")
+                return 2
+            # Enter the host's namespaces directly, so this works even when SSH does not.
+            argv = ["nsenter", f"--target={host['leader']}", "--mount", "--uts", "--ipc", "--net",
+                    "--pid", "--root", "--wd", "--", *cmd]
+            os.execvp(argv[0], argv)
+    except LabError as err:
+        log(f"error: {err}")
+        return 1
+    except (KeyboardInterrupt, lifecycle.Interrupted):
+        log("interrupted")
+        return 130
+    return 0

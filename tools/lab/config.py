@@ -1,0 +1,42 @@
+"""Where the lab keeps things, and the fixed names and ranges it uses.
+
+Everything the lab creates on the machine carries the `xhl` prefix, so `down`
+and a reader of `ip link` can tell it apart from anything else.
+"""
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("CROSSHOST_CACHE") or Path.home() / ".cache" / "crosshost-network")
+
+IMAGES = CACHE / "images"          # cached root filesystems, one dir per recipe hash
+ARTIFACTS = CACHE / "artifacts"    # what the artifact server serves
+BUILD = CACHE / "build"            # intermediate build output (flanneld, pipework)
+SSH_DIR = CACHE / "ssh"            # the lab's own root login key pair
+RUN = CACHE / "run"                # state of the running lab; removed by `down`
+STATE_FILE = RUN / "state.json"
+LOCK_FILE = CACHE / "lab.lock"
+
+INVENTORY = REPO / "inventories" / "lab" / "hosts.yml"
+
+PREFIX = "xhl"                     # bridges, netns and veths start with this
+HOST_NAME = "lab{}"                # lab1, lab2, ... (Ansible and machine names)
+UNDERLAY_IF = "eth0"               # the underlay interface inside every host
+
+# Segment k uses 192.168.(SUBNET_BASE + k).0/24. The machine holds .254 on every
+# lab bridge (SSH from the controller, artifact server on segment 0); with more
+# than one segment the router namespace holds .1 and hosts start at .11.
+SUBNET_BASE = 150
+MACHINE_OCTET = 254
+ROUTER_OCTET = 1
+FIRST_HOST_OCTET = 11
+ARTIFACT_PORT = 18080
+
+# Per-lab ext4 file system for the hosts' /var/lib/docker (overlay2 refuses
+# overlayfs as its backing file system). Sparse, so the size costs nothing.
+DOCKER_FS_SIZE = "40G"
+
+FLANNEL_VERSION = "v0.28.9"
+DEBIAN_SUITE = "bookworm"
+
+SSH_TIMEOUT = 60.0                 # seconds for every host to answer SSH

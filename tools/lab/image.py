@@ -1,0 +1,232 @@
+"""The lab's root file system: Debian bookworm made with debootstrap, cached.
+
+The cache path holds a hash of the recipe (mirror, packages, files and commands
+applied to the image), so a changed recipe builds a new image and an unchanged one
+is reused. A build happens in a temporary directory that is renamed into place only
+when complete, so a half-built image is never booted.
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from tools.lab import config
+from tools.lab.util import LabError, log, run
+
+# What hosts cannot download (no route out), so it must be in the image.
+PACKAGES = [
+    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt",
+    "iproute2", "iptables", "iputils-ping", "procps", "curl", "ca-certificates",
+    "less", "tcpdump", "kmod",
+    "docker.io", "containerd", "tini",
+    "openvswitch-switch", "python3-openvswitch",
+    "etcd-server", "etcd-client",
+    "bridge-utils", "python3-pyroute2", "iperf3",
+]
+
+# Installed, but the roles enable and start them.
+DISABLED_UNITS = [
+    "docker.service", "docker.socket", "containerd.service",
+    "openvswitch-switch.service", "ovsdb-server.service", "ovs-vswitchd.service",
+    "etcd.service",
+]
+
+# Useless in a lab host, or slow to boot: networkd-wait-online waits for links
+# networkd does not manage; timers would wake up and fail without network.
+MASKED_UNITS = [
+    "systemd-networkd-wait-online.service", "systemd-networkd.service",
+    "apt-daily.timer", "apt-daily-upgrade.timer", "e2scrub_all.timer",
+    "e2scrub_reap.service", "fstrim.timer", "console-getty.service",
+]
+
+# Per-host SSH host keys: the image ships none; each host makes its own at first boot.
+SSH_HOSTKEYS_UNIT = """\
+[Unit]
+Description=Generate this lab host's own SSH host keys
+Before=ssh.service
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+# systemd-nspawn mounts the cgroup v1 controllers read-only; dockerd and containerd
+# need to create cgroups in them, so make them writable before those start.
+CGROUP_RW_UNIT = """\
+[Unit]
+Description=Make cgroup v1 controllers writable for containerd and docker
+DefaultDependencies=no
+After=local-fs.target
+Before=containerd.service docker.service sysinit.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/lab-cgroup-rw
+
+[Install]
+WantedBy=sysinit.target
+"""
+
+CGROUP_RW_SCRIPT = """\
+#!/bin/sh
+# Remount /sys/fs/cgroup and each cgroup v1 controller read-write (nspawn mounts them read-only).
+# A controller that is a bind mount of a sub-cgroup (memory, here) only takes remount,bind.
+for dir in /sys/fs/cgroup /sys/fs/cgroup/*; do
+    mountpoint -q "$dir" || continue
+    findmnt -n -o OPTIONS "$dir" | grep -q '^ro' || continue
+    mount -o remount,rw "$dir" 2>/dev/null || mount -o remount,bind,rw "$dir" \
+        || echo "lab-cgroup-rw: cannot make $dir writable" >&2
+done
+exit 0
+"""
+
+SSHD_CONFIG = """\
+# Lab hosts: root logs in with the lab key only; no DNS (there is none).
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+UseDNS no
+MaxStartups 64
+"""
+
+JOURNALD_CONFIG = """\
+[Journal]
+Storage=volatile
+RuntimeMaxUse=16M
+"""
+
+# Blocks service starts from package scripts while the image is built.
+POLICY_RC_D = "#!/bin/sh\nexit 101\n"
+
+IMAGE_FILES = {
+    "etc/systemd/system/lab-ssh-hostkeys.service": (SSH_HOSTKEYS_UNIT, 0o644),
+    "etc/systemd/system/lab-cgroup-rw.service": (CGROUP_RW_UNIT, 0o644),
+    "usr/local/sbin/lab-cgroup-rw": (CGROUP_RW_SCRIPT, 0o755),
+    "etc/ssh/sshd_config.d/lab.conf": (SSHD_CONFIG, 0o644),
+    "etc/systemd/journald.conf.d/lab.conf": (JOURNALD_CONFIG, 0o644),
+}
+ENABLED_UNITS = ["lab-ssh-hostkeys.service", "lab-cgroup-rw.service", "ssh.service"]
+
+# Bump when the build steps below change in a way the recipe does not show.
+RECIPE_REVISION = 1
+
+
+def debian_mirror():
+    """The machine's configured Debian mirror (apt reaches it; hosts never do)."""
+    if os.environ.get("CROSSHOST_DEBIAN_MIRROR"):
+        return os.environ["CROSSHOST_DEBIAN_MIRROR"]
+    sources = [Path("/etc/apt/sources.list")] + sorted(Path("/etc/apt/sources.list.d").glob("*"))
+    for path in sources:
+        if not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        # deb822 (.sources) stanzas
+        for stanza in re.split(r"\n\s*\n", text):
+            uris = re.search(r"^URIs:\s*(\S+)", stanza, re.M)
+            suites = re.search(r"^Suites:\s*(.+)$", stanza, re.M)
+            if uris and suites and config.DEBIAN_SUITE in suites.group(1).split() \
+                    and uris.group(1).rstrip("/").endswith("/debian"):
+                return uris.group(1).rstrip("/")
+        # one-line format
+        for match in re.finditer(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", text, re.M):
+            if match.group(2) == config.DEBIAN_SUITE and match.group(1).rstrip("/").endswith("/debian"):
+                return match.group(1).rstrip("/")
+    raise LabError("no Debian bookworm mirror found in /etc/apt/sources.list*; "
+                   "set CROSSHOST_DEBIAN_MIRROR")
+
+
+def recipe():
+    return {
+        "revision": RECIPE_REVISION,
+        "suite": config.DEBIAN_SUITE,
+        "mirror": debian_mirror(),
+        "packages": sorted(PACKAGES),
+        "disabled": DISABLED_UNITS,
+        "masked": MASKED_UNITS,
+        "enabled": ENABLED_UNITS,
+        "files": {path: [text, oct(mode)] for path, (text, mode) in IMAGE_FILES.items()},
+    }
+
+
+def recipe_hash():
+    blob = json.dumps(recipe(), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def image_path():
+    return config.IMAGES / f"{config.DEBIAN_SUITE}-{recipe_hash()}"
+
+
+def nspawn_chroot(root, *argv):
+    """Run a command in the image being built (nspawn sets up /proc, /sys, /dev for us)."""
+    run(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--resolv-conf=replace-host",
+         "--timezone=off", "-D", root, "--setenv=DEBIAN_FRONTEND=noninteractive", *argv])
+
+
+def build_image(force=False):
+    """Return the cached image for the current recipe, building it if needed."""
+    final = image_path()
+    if final.is_dir() and not force:
+        log(f"image cached: {final}")
+        return final
+    config.IMAGES.mkdir(parents=True, exist_ok=True)
+    tmp = config.IMAGES / f".build-{final.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    mirror = debian_mirror()
+    log(f"building image {final.name} from {mirror} (a few minutes)")
+    try:
+        run(["debootstrap", "--variant=minbase", config.DEBIAN_SUITE, tmp, mirror])
+        policy = tmp / "usr/sbin/policy-rc.d"
+        policy.write_text(POLICY_RC_D)
+        policy.chmod(0o755)
+        nspawn_chroot(tmp, "apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES)
+        customize(tmp)
+        policy.unlink()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():      # a forced rebuild replaces the old tree
+        shutil.rmtree(final)
+    tmp.rename(final)
+    prune_images(keep=final)
+    log(f"image ready: {final}")
+    return final
+
+
+def customize(root):
+    for rel, (text, mode) in IMAGE_FILES.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        path.chmod(mode)
+    run(["systemctl", "--root", root, "disable", *DISABLED_UNITS], check=False)
+    run(["systemctl", "--root", root, "mask", *MASKED_UNITS])
+    run(["systemctl", "--root", root, "enable", *ENABLED_UNITS])
+    # Identity comes per host at `up`: machine-id, hostname, SSH host keys.
+    (root / "etc/machine-id").write_text("")
+    for path in [root / "var/lib/dbus/machine-id", root / "etc/hostname"]:
+        path.unlink(missing_ok=True)
+    for key in (root / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    (root / "root/.ssh").mkdir(mode=0o700, exist_ok=True)
+    (root / "etc/resolv.conf").unlink(missing_ok=True)
+    (root / "etc/resolv.conf").write_text("# lab hosts have no DNS\n")
+    # Keep the apt lists (Ansible's apt module reads them); drop downloaded .debs.
+    for deb in (root / "var/cache/apt/archives").glob("*.deb"):
+        deb.unlink()
+
+
+def prune_images(keep):
+    """Remove images of older recipes, unless a running lab still uses one."""
+    from tools.lab import state
+    in_use = state.load().get("image")
+    for path in config.IMAGES.iterdir():
+        if path != keep and str(path) != in_use and not path.name.startswith(".build-"):
+            log(f"removing old image {path.name}")
+            shutil.rmtree(path, ignore_errors=True)
