@@ -15,6 +15,7 @@ BUILD = CACHE / "build"            # intermediate build output (flanneld, pipewo
 SSH_DIR = CACHE / "ssh"            # the lab's own root login key pair
 RUN = CACHE / "run"                # state of the running lab; removed by `down`
 STATE_FILE = RUN / "state.json"
+LOGS = CACHE / "logs"              # console logs; kept after `down` for post-mortems
 LOCK_FILE = CACHE / "lab.lock"
 
 INVENTORY = REPO / "inventories" / "lab" / "hosts.yml"
@@ -39,4 +40,9 @@ DOCKER_FS_SIZE = "40G"
 FLANNEL_VERSION = "v0.28.9"
 DEBIAN_SUITE = "bookworm"
 
-SSH_TIMEOUT = 60.0                 # seconds for every host to answer SSH
+# Seconds for every host to answer SSH after its start.
+SSH_TIMEOUT = float(os.environ.get("CROSSHOST_LAB_SSH_TIMEOUT", "60"))
+
+# Fault injection for the lab's own tests: comma-separated host names that boot
+# with ssh.service masked, so they never answer SSH.
+FAULT_NO_SSH = [n for n in os.environ.get("CROSSHOST_LAB_FAULT_NO_SSH", "").split(",") if n]

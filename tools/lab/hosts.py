@@ -5,6 +5,7 @@ root/ (the mounted overlay), console.log. /var/lib/docker comes from a directory
 one loop-mounted ext4 file system shared by the lab (overlay2 refuses overlayfs).
 """
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,10 +18,17 @@ from tools.lab.util import LabError, log, quiet, run
 
 DOCKER_FS_IMAGE = config.RUN / "docker.ext4"
 DOCKER_FS_MOUNT = config.RUN / "docker"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def host_dir(name):
     return config.RUN / "hosts" / name
+
+
+def console_log(name):
+    """Per-host console log, outside the run dir so it outlives `down` (a failed up)."""
+    config.LOGS.mkdir(parents=True, exist_ok=True)
+    return config.LOGS / f"{name}.console.log"
 
 
 def ssh_key():
@@ -59,12 +67,15 @@ def prepare_root(image, name, all_hosts):
     ssh_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     (ssh_dir / "authorized_keys").write_text(ssh_key().with_suffix(".pub").read_text())
     (ssh_dir / "authorized_keys").chmod(0o600)
+    if name in config.FAULT_NO_SSH:
+        (upper / "etc/systemd/system").mkdir(parents=True, exist_ok=True)
+        (upper / "etc/systemd/system/ssh.service").symlink_to("/dev/null")
     run(["mount", "-t", "overlay", "overlay", "-o",
          f"lowerdir={image},upperdir={upper},workdir={work}", root])
     docker_dir = DOCKER_FS_MOUNT / name
     docker_dir.mkdir(mode=0o710, exist_ok=True)
     return {"root": str(root), "machine_id": machine_id, "docker_dir": str(docker_dir),
-            "console": str(base / "console.log")}
+            "console": str(console_log(name))}
 
 
 def nspawn_argv(host):
@@ -88,7 +99,7 @@ def nspawn_argv(host):
 
 def start(host):
     """Start one host in the background; its console goes to console.log."""
-    with open(host["console"], "ab") as console:
+    with open(host["console"], "wb") as console:     # a fresh log per boot
         proc = subprocess.Popen(nspawn_argv(host), stdin=subprocess.DEVNULL, stdout=console,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     return proc.pid
@@ -119,12 +130,14 @@ def leader_pid(nspawn_pid):
     return None
 
 
-def console_tail(host, lines=25):
+def console_tail(host, lines=20):
+    """The last console lines, without the pty's carriage returns and colours."""
     try:
         text = Path(host["console"]).read_text(errors="replace")
     except OSError:
         return "(no console log)"
-    return "\n".join(text.splitlines()[-lines:])
+    clean = [ANSI_ESCAPE.sub("", line).rstrip("\r ") for line in text.splitlines()]
+    return "\n".join([line for line in clean if line.strip()][-lines:])
 
 
 def ssh_argv(host, *command, batch=True):
@@ -170,7 +183,8 @@ def stop_all(hosts, timeout=20.0):
         time.sleep(0.1)
     for host in hosts:
         # SIGKILL of the PID namespace's init kills everything inside that host.
-        for pid in (host.get("leader"), host.get("pid")):
+        leader = host.get("leader") or (leader_pid(host["pid"]) if alive(host.get("pid")) else None)
+        for pid in (leader, host.get("pid")):
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 

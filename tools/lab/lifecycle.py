@@ -61,7 +61,7 @@ def up(count, segments=1, etcd_members=1):
             return st
         if st or leftovers():
             log("removing what a previous lab left behind")
-            _teardown(st)
+            _teardown(st, grace=2.0)
 
         img = image.build_image()
         artifacts.build_artifacts()
@@ -78,7 +78,8 @@ def up(count, segments=1, etcd_members=1):
         except (Exception, KeyboardInterrupt, Interrupted) as err:
             reason = "interrupted" if isinstance(err, (KeyboardInterrupt, Interrupted)) else "failed"
             log(f"up {reason}; cleaning up")
-            _teardown(state.load())
+            # Hosts still booting may not have signal handlers yet: do not wait long.
+            _teardown(state.load(), grace=2.0)
             raise
         finally:
             signal.signal(signal.SIGTERM, previous)
@@ -131,12 +132,13 @@ def _kill(pids):
             pass
 
 
-def _teardown(st):
+def _teardown(st, grace=8.0):
+    """Remove everything; hosts get `grace` seconds to power off before they are killed."""
     host_list = st.get("hosts", [])
-    hosts.stop_all(host_list)
+    hosts.stop_all(host_list, timeout=grace)
     strays = pids_with_args("systemd-nspawn", f"--directory={config.RUN}/hosts/")
     if strays:      # nspawn processes the state file does not know (a crash mid-up)
-        hosts.stop_all([{"pid": pid, "leader": hosts.leader_pid(pid)} for pid in strays], timeout=10)
+        hosts.stop_all([{"pid": pid, "leader": hosts.leader_pid(pid)} for pid in strays], timeout=grace)
     _kill([pid for pid in st.get("servers", []) if hosts.alive(pid)]
           + pids_with_args("http.server", str(config.ARTIFACTS)))
     for netns in network.lab_netns():
