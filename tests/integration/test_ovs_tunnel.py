@@ -1,0 +1,220 @@
+"""crosshost.network.ovs_tunnel against a real, private Open vSwitch.
+
+ovsdb-server and ovs-vswitchd run inside a network namespace created for this
+module (see ovs_daemons.py); bridges use the userspace datapath. Remote IPs are
+documentation addresses (192.0.2.0/24, 198.51.100.0/24): they are only
+configuration, nothing routes to them and no traffic is sent.
+"""
+import pytest
+
+from conftest import run_module
+from ovs_daemons import OvsDaemons, missing_requirements
+
+REMOTES = ["192.0.2.11", "192.0.2.12", "198.51.100.13"]
+NAMES = {"192.0.2.11": "gre-c000020b", "192.0.2.12": "gre-c000020c",
+         "198.51.100.13": "gre-c633640d"}
+
+
+@pytest.fixture(scope="module")
+def switch():
+    reason = missing_requirements()
+    if reason:
+        pytest.skip(reason)
+    daemons = OvsDaemons()
+    daemons.start()
+    try:
+        yield daemons
+    finally:
+        daemons.stop()
+
+
+@pytest.fixture
+def ovs(switch):
+    """The private switch with one empty netdev bridge br0; emptied afterwards."""
+    switch.reset()
+    switch.vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev")
+    try:
+        yield switch
+    finally:
+        switch.reset()
+
+
+def tunnel(ovs, **args):
+    args.setdefault("bridge", "br0")
+    args["db"] = ovs.db
+    args.setdefault("vsctl_timeout", 20)
+    return args
+
+
+def run(ovs, check=False, diff=False, **args):
+    return run_module("ovs_tunnel", tunnel(ovs, **args), check=check, diff=diff)
+
+
+def ok(result):
+    assert not result.get("failed"), result.get("msg", result)
+    return result
+
+
+def test_create_check_diff_and_idempotence(ovs):
+    # check mode on a fresh set: plans one transaction, changes nothing
+    before = ovs.snapshot()
+    res = ok(run(ovs, check=True, diff=True, remote_ips=REMOTES, key="42"))
+    assert res["changed"] is True
+    assert len(res["commands"]) == 1
+    argv = res["commands"][0]
+    assert argv[0].endswith("ovs-vsctl") and "--db=" + ovs.db in argv
+    assert argv.count("add-port") == 3
+    assert ovs.snapshot() == before
+    diff = res["diff"]
+    assert diff["before"]["tunnels"] == []
+    assert [t["name"] for t in diff["after"]["tunnels"]] == sorted(NAMES.values())
+
+    # the real run creates exactly the three ports, marked and configured
+    res = ok(run(ovs, diff=True, remote_ips=REMOTES, key="42"))
+    assert res["changed"] is True and len(res["commands"]) == 1
+    ports = ovs.ports("br0")
+    assert set(ports) == set(NAMES.values())
+    for ip, name in NAMES.items():
+        assert ports[name] == {"type": "gre", "owner": "crosshost",
+                               "options": {"remote_ip": ip, "key": "42"}}
+    assert [t["remote_ip"] for t in res["tunnels"]] == sorted(REMOTES, key=lambda i: NAMES[i])
+
+    # second run: nothing to do
+    res = ok(run(ovs, diff=True, remote_ips=REMOTES, key="42"))
+    assert res["changed"] is False
+    assert res["commands"] == []
+    assert res["diff"]["before"] == res["diff"]["after"]
+
+
+def test_drift_is_corrected(ovs):
+    ok(run(ovs, remote_ips=REMOTES, type="vxlan", key="100", dst_port=4790))
+    names = dict((ip, "vxlan-" + NAMES[ip][4:]) for ip in REMOTES)
+    # by hand: wrong remote_ip, an extra option, a deleted port
+    ovs.vsctl("set", "interface", names["192.0.2.11"], "options:remote_ip=192.0.2.99")
+    ovs.vsctl("set", "interface", names["192.0.2.12"], "options:ttl=3")
+    ovs.vsctl("del-port", "br0", names["198.51.100.13"])
+
+    res = ok(run(ovs, diff=True, remote_ips=REMOTES, type="vxlan", key="100", dst_port=4790))
+    assert res["changed"] is True and len(res["commands"]) == 1
+    text = " ".join(res["actions"])
+    assert "options:remote_ip 192.0.2.99 -> 192.0.2.11" in text
+    assert "options:ttl 3 -> (unset)" in text
+    assert "add vxlan tunnel %s" % names["198.51.100.13"] in text
+    ports = ovs.ports("br0")
+    assert set(ports) == set(names.values())
+    for ip, name in names.items():
+        assert ports[name]["options"] == {"remote_ip": ip, "key": "100", "dst_port": "4790"}
+        assert ports[name]["type"] == "vxlan"
+
+    res = ok(run(ovs, remote_ips=REMOTES, type="vxlan", key="100", dst_port=4790))
+    assert res["changed"] is False
+
+
+def test_type_change_replaces_owned_port(ovs):
+    ok(run(ovs, remote_ips=["192.0.2.11"]))
+    res = ok(run(ovs, remote_ips=["192.0.2.11"], type="geneve", key=7))
+    assert res["changed"] is True
+    assert ovs.ports("br0") == {"geneve-c000020b": {
+        "type": "geneve", "owner": "crosshost",
+        "options": {"remote_ip": "192.0.2.11", "key": "7"}}}
+
+
+def test_purge_removes_only_owned_ports(ovs):
+    ok(run(ovs, remote_ips=REMOTES))
+    # foreign ports: an internal port, a tunnel without marker, another owner's tunnel
+    ovs.vsctl("add-port", "br0", "int0", "--", "set", "interface", "int0", "type=internal")
+    ovs.vsctl("add-port", "br0", "gre0", "--", "set", "interface", "gre0", "type=gre",
+              "options:remote_ip=192.0.2.50")
+    ok(run(ovs, owner="fabric-b", tunnels=[{"name": "b-peer", "remote_ip": "198.51.100.60"}]))
+
+    res = ok(run(ovs, diff=True, remote_ips=["192.0.2.12"], purge=True))
+    assert res["changed"] is True
+    assert sorted(op for op in res["commands"][0] if op.startswith("gre-")) == \
+        ["gre-c000020b", "gre-c633640d"]
+    ports = ovs.ports("br0")
+    assert set(ports) == {"gre-c000020c", "int0", "gre0", "b-peer"}
+    assert ports["b-peer"]["owner"] == "fabric-b"
+    assert ports["gre0"]["owner"] is None
+    assert [t["name"] for t in res["diff"]["after"]["tunnels"]] == ["gre-c000020c"]
+
+    # the other owner purges its own set; ours and the foreign ports stay
+    ok(run(ovs, owner="fabric-b", tunnels=[], purge=True))
+    assert set(ovs.ports("br0")) == {"gre-c000020c", "int0", "gre0"}
+
+
+def test_bridge_create_and_settings(switch):
+    switch.reset()
+    try:
+        args = dict(bridge="br-fab", bridge_create=True, datapath_type="netdev", stp=True,
+                    remote_ips=["192.0.2.11"])
+        res = ok(run(switch, diff=True, **args))
+        assert res["changed"] is True
+        assert res["diff"]["before"]["bridge"] is None
+        br = switch.table("Bridge", ["name", "datapath_type", "stp_enable", "rstp_enable"])
+        assert br == [{"name": "br-fab", "datapath_type": "netdev", "stp_enable": True,
+                       "rstp_enable": False}]
+        assert set(switch.ports("br-fab")) == {"gre-c000020b"}
+
+        assert ok(run(switch, **args))["changed"] is False
+
+        # settings are applied to an existing bridge too (not only on creation)
+        args.update(stp=False, rstp=True, bridge_create=False)
+        res = ok(run(switch, **args))
+        assert res["changed"] is True
+        assert res["actions"] == ["bridge br-fab: stp_enable true -> false",
+                                  "bridge br-fab: rstp_enable false -> true"]
+        br = switch.table("Bridge", ["name", "datapath_type", "stp_enable", "rstp_enable"])
+        assert br[0]["stp_enable"] is False and br[0]["rstp_enable"] is True
+    finally:
+        switch.reset()
+
+
+BAD_INPUTS = [
+    ("invalid remote_ip", dict(remote_ips=["192.0.2.11", "192.0.2.300"]),
+     "remote_ips[1]='192.0.2.300' is not an IPv4 or IPv6 address"),
+    ("key out of range", dict(remote_ips=["192.0.2.11"], type="vxlan", key="16777216"),
+     "key='16777216' is out of range for type vxlan: use an integer 0..16777215"),
+    ("gre key out of range", dict(remote_ips=["192.0.2.11"], key="4294967296"),
+     "key='4294967296' is out of range for type gre: use an integer 0..4294967295"),
+    ("dst_port out of range", dict(remote_ips=["192.0.2.11"], type="geneve", dst_port=70000),
+     "dst_port=70000 is out of range: use a UDP port 1..65535"),
+    ("dst_port with gre", dict(remote_ips=["192.0.2.11"], dst_port=4789),
+     "dst_port=4789 is not valid with type gre"),
+    ("unknown type", dict(remote_ips=["192.0.2.11"], type="ipip"),
+     "value of type must be one of: gre, vxlan, geneve, got: ipip"),
+    ("duplicate remote", dict(remote_ips=["192.0.2.11", "192.0.2.12", "192.0.2.11"]),
+     "remote_ips[2]=192.0.2.11 duplicates remote_ips[0]"),
+    ("local_ip among remotes", dict(remote_ips=["192.0.2.11", "192.0.2.1"],
+                                    local_ip="192.0.2.1"),
+     "remote_ips[1]=192.0.2.1 is local_ip"),
+    ("missing bridge", dict(bridge="br-missing", remote_ips=["192.0.2.11"]),
+     "bridge br-missing does not exist: set bridge_create: true"),
+    ("ovsdb unreachable", dict(remote_ips=["192.0.2.11"], db="unix:/nonexistent/ovs/db.sock"),
+     "cannot reach the Open vSwitch database at unix:/nonexistent/ovs/db.sock"),
+    ("reserved option", dict(remote_ips=["192.0.2.11"], options={"remote_ip": "192.0.2.5"}),
+     "options.remote_ip is set through its own parameter"),
+    ("stp and rstp", dict(remote_ips=["192.0.2.11"], stp=True, rstp=True),
+     "stp and rstp are both true"),
+    ("name too long", dict(tunnels=[{"name": "tunnel-to-east-1", "remote_ip": "192.0.2.11"}]),
+     "tunnels[0].name='tunnel-to-east-1' is 16 characters long"),
+    ("foreign port with wanted name", dict(remote_ips=["192.0.2.11"]),
+     "port gre-c000020b on bridge br0 is not managed by owner 'crosshost'"),
+]
+
+
+@pytest.mark.parametrize("args,expected", [c[1:] for c in BAD_INPUTS],
+                         ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_fails_clearly_and_changes_nothing(ovs, args, expected):
+    # a foreign port squatting on the generated name of 192.0.2.11
+    ovs.vsctl("add-port", "br0", "gre-c000020b", "--", "set", "interface", "gre-c000020b",
+              "type=gre", "options:remote_ip=192.0.2.11")
+    args = dict(args)
+    db = args.pop("db", None)
+    call = tunnel(ovs, **args)
+    if db:
+        call["db"] = db
+    before = ovs.snapshot()
+    res = run_module("ovs_tunnel", call)
+    assert res.get("failed") is True, res
+    assert expected in res["msg"]
+    assert ovs.snapshot() == before
