@@ -14,11 +14,12 @@ __metaclass__ = type
 import base64
 import json
 import os
+import ssl
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.six.moves.urllib.parse import urlencode, quote
-from ansible.module_utils.urls import Request
+from ansible.module_utils.urls import Request, make_context
 
 
 def etcd_argument_spec():
@@ -84,9 +85,19 @@ class _Transport(object):
         self.endpoints = [url.rstrip('/') for url in endpoints]
         self.endpoint = None
         self.headers = {}
+        # One TLS context for all requests: building it (loading the CA bundle) costs
+        # more than an etcd round trip. Plain-HTTP endpoints never use it.
+        if any(url.startswith('https://') for url in self.endpoints):
+            try:
+                context = make_context(cafile=ca_cert, validate_certs=validate_certs,
+                                       client_cert=client_cert, client_key=client_key)
+            except (ssl.SSLError, IOError, OSError) as e:
+                raise EtcdError("ca_cert/client_cert/client_key: cannot load the TLS files (%s); check that "
+                                "they are PEM files and that the key belongs to the certificate" % e)
+        else:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         # etcd is cluster-internal: never send its traffic (or credentials) to a proxy.
-        self.request = Request(timeout=timeout, validate_certs=validate_certs, ca_path=ca_cert, use_proxy=False,
-                               client_cert=client_cert, client_key=client_key)
+        self.request = Request(timeout=timeout, use_proxy=False, context=context)
 
     def call(self, method, path, body=None, headers=None):
         """Send one request, failing over across endpoints; return (status, decoded JSON)."""

@@ -204,7 +204,8 @@ def effective_config(document):
             % (subnet_min, subnet_max))
 
     backend = validate_backend(doc.get('Backend'))
-    full_backend = dict(BACKEND_DEFAULTS.get(backend['Type'], {}))
+    full_backend = {'Type': backend['Type']}
+    full_backend.update(BACKEND_DEFAULTS.get(backend['Type'], {}))
     full_backend.update(backend)
 
     effective = dict(doc)

@@ -236,6 +236,8 @@ BAD_INPUTS = [
     ({"network": "10.100.0.0/16", "client_cert": "/etc/hostname"}, "client_cert and client_key: give both"),
     ({"network": "10.100.0.0/16", "endpoints": ["127.0.0.1:2379"]}, "is not an http:// or https:// URL"),
     ({"state": "present"}, "state is present but all of the following are missing: network"),
+    ({"network": "10.100.0.0/16", "endpoints": ["https://127.0.0.1:2379"], "client_cert": "/etc/hostname",
+      "client_key": "/etc/hostname"}, "cannot load the TLS files"),
 ]
 
 
