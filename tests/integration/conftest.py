@@ -43,7 +43,7 @@ def run_module(module, args, check=False, diff=False, env=None):
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    proc = subprocess.run(cmd, env=ansible_env(env), capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=ansible_env(env), capture_output=True, text=True, check=False)
     try:
         report = json.loads(proc.stdout)
         result = report["plays"][0]["tasks"][0]["hosts"]["localhost"]

@@ -241,7 +241,7 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("args,message", BAD_INPUTS, ids=[m[:40] for _, m in BAD_INPUTS])
+@pytest.mark.parametrize("args,message", BAD_INPUTS, ids=[case[1][:40] for case in BAD_INPUTS])
 def test_bad_input_fails_early_and_changes_nothing(clean, args, message):
     clean.put(KEY, '{"Network": "10.1.0.0/16", "Backend": {"Type": "vxlan"}}')
     before = clean.dump()
