@@ -18,7 +18,7 @@ export CROSSHOST_CACHE := $(CACHE_DIR)
 export CROSSHOST_PYTHON := $(PYTHON)
 
 .PHONY: help deps collection build test test-unit test-sanity test-lint \
-        test-integration test-lab bench demo lab-build lab-up lab-down lab-status clean
+        test-integration test-lab test-molecule bench demo lab-build lab-up lab-down lab-status clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ collection: deps
 build: deps ## build the collection tarball with ansible-galaxy
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)
 
-test: deps collection build test-unit test-sanity test-lint test-integration test-lab ## run every test (what CI runs)
+test: deps collection build test-unit test-sanity test-lint test-integration test-lab test-molecule ## run every test (what CI runs)
 	@echo "make test: all suites passed"
 
 test-unit: collection ## unit tests of pure logic (pytest)
@@ -54,6 +54,9 @@ test-integration: collection ## modules on real etcd, Open vSwitch and dockerd (
 
 test-lab: collection ## lab tool tests: nspawn hosts over SSH (needs root)
 	$(PYTHON) -m pytest -q tests/lab
+
+test-molecule: collection ## molecule on the lab: default (shared lab) + lab-ping (needs root)
+	$(BIN)/molecule test -s lab-ping
 
 bench: collection ## benchmarks (print figures and ratios; never fail on timing)
 	$(PYTHON) tests/bench/bench_flannel_config.py
