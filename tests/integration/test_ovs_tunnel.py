@@ -3,11 +3,15 @@
 ovsdb-server and ovs-vswitchd run inside a network namespace created for this
 module (see ovs_daemons.py); bridges use the userspace datapath. Remote IPs are
 documentation addresses (192.0.2.0/24, 198.51.100.0/24): they are only
-configuration, nothing routes to them and no traffic is sent.
+configuration, nothing routes to them and no traffic is sent to them. The one traffic test builds two more switches in
+two namespaces of its own, joined by a veth pair, and sends UDP only between
+them.
 """
+import subprocess
+import sys
+
 import pytest
 
-from conftest import run_module
 from ovs_daemons import OvsDaemons, missing_requirements
 
 REMOTES = ["192.0.2.11", "192.0.2.12", "198.51.100.13"]
@@ -29,8 +33,9 @@ def switch():
 
 
 @pytest.fixture
-def ovs(switch):
+def ovs(switch, module_runner):
     """The private switch with one empty netdev bridge br0; emptied afterwards."""
+    switch.runner = module_runner
     switch.reset()
     switch.vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev")
     try:
@@ -47,7 +52,8 @@ def tunnel(ovs, **args):
 
 
 def run(ovs, check=False, diff=False, **args):
-    return run_module("ovs_tunnel", tunnel(ovs, **args), check=check, diff=diff)
+    """Run the module through real Ansible (conftest's module_runner) on `ovs`."""
+    return ovs.runner("ovs_tunnel", tunnel(ovs, **args), check=check, diff=diff)
 
 
 def ok(result):
@@ -142,7 +148,8 @@ def test_purge_removes_only_owned_ports(ovs):
     assert set(ovs.ports("br0")) == {"gre-c000020c", "int0", "gre0"}
 
 
-def test_bridge_create_and_settings(switch):
+def test_bridge_create_and_settings(switch, module_runner):
+    switch.runner = module_runner
     switch.reset()
     try:
         args = dict(bridge="br-fab", bridge_create=True, datapath_type="netdev", stp=True,
@@ -214,7 +221,94 @@ def test_bad_input_fails_clearly_and_changes_nothing(ovs, args, expected):
     if db:
         call["db"] = db
     before = ovs.snapshot()
-    res = run_module("ovs_tunnel", call)
+    res = ovs.runner("ovs_tunnel", call)
     assert res.get("failed") is True, res
     assert expected in res["msg"]
     assert ovs.snapshot() == before
+
+
+# --- traffic: two "hosts" (two switches in two namespaces) joined by GRE -----
+
+UDP_ECHO = (
+    "import socket\n"
+    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+    "s.bind(('172.31.99.2', 9999))\n"
+    "s.settimeout(15)\n"
+    "while True:\n"
+    "    data, peer = s.recvfrom(100)\n"
+    "    s.sendto(b'pong:' + data, peer)\n")
+UDP_PROBE = (
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+    "s.settimeout(0.5)\n"
+    "for _ in range(int(sys.argv[1])):\n"
+    "    s.sendto(b'ping', ('172.31.99.2', 9999))\n"
+    "    try:\n"
+    "        print(s.recvfrom(100)[0].decode())\n"
+    "        break\n"
+    "    except socket.timeout:\n"
+    "        pass\n")
+
+
+def _sh(*argv):
+    subprocess.run(list(argv), check=True, capture_output=True, text=True)
+
+
+def _in_netns(netns, *argv):
+    return ["nsenter", "--net=/run/netns/" + netns] + list(argv)
+
+
+@pytest.fixture
+def two_hosts(module_runner):
+    """Two more private switches, each in its own namespace, linked by a veth
+    underlay on a netdev br-phy (10.99.0.1 and .2), each with an internal
+    "container" port c0 on br0 (172.31.99.1 and .2). Only these namespaces
+    ever see traffic."""
+    reason = missing_requirements()
+    if reason:
+        pytest.skip(reason)
+    hosts = []
+    try:
+        hosts.append(OvsDaemons().start())
+        hosts.append(OvsDaemons().start())
+        a, b = hosts
+        a.runner = b.runner = module_runner
+        _sh("ip", "-n", a.netns, "link", "add", "vA", "type", "veth", "peer", "name", "vB",
+            "netns", b.netns)
+        for host, veth, underlay in ((a, "vA", "10.99.0.1"), (b, "vB", "10.99.0.2")):
+            _sh("ip", "-n", host.netns, "link", "set", veth, "up")
+            host.vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy",
+                       "datapath_type=netdev", "--", "add-port", "br-phy", veth)
+            _sh("ip", "-n", host.netns, "addr", "add", underlay + "/24", "dev", "br-phy")
+            _sh("ip", "-n", host.netns, "link", "set", "br-phy", "up")
+        yield a, b
+    finally:
+        for host in hosts:
+            host.stop()
+
+
+def test_gre_tunnel_carries_traffic(two_hosts):
+    a, b = two_hosts
+    for host, me, peer, inner in ((a, "10.99.0.1", "10.99.0.2", "172.31.99.1"),
+                                  (b, "10.99.0.2", "10.99.0.1", "172.31.99.2")):
+        ok(run(host, bridge_create=True, datapath_type="netdev", local_ip=me,
+               remote_ips=[peer]))
+        host.vsctl("add-port", "br0", "c0", "--", "set", "interface", "c0", "type=internal")
+        _sh("ip", "-n", host.netns, "addr", "add", inner + "/24", "dev", "c0")
+        _sh("ip", "-n", host.netns, "link", "set", "c0", "mtu", "1400", "up")
+
+    server = subprocess.Popen(_in_netns(b.netns, sys.executable, "-c", UDP_ECHO),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        probe = subprocess.run(_in_netns(a.netns, sys.executable, "-c", UDP_PROBE, "20"),
+                               capture_output=True, text=True, timeout=30, check=False)
+        assert probe.stdout.strip() == "pong:ping", probe
+        # br0 reaches the other namespace only through the GRE port: purge it on
+        # host A and the "containers" are cut off again
+        assert ok(run(a, remote_ips=[], purge=True))["changed"] is True
+        probe = subprocess.run(_in_netns(a.netns, sys.executable, "-c", UDP_PROBE, "2"),
+                               capture_output=True, text=True, timeout=30, check=False)
+        assert probe.stdout.strip() == ""
+    finally:
+        server.kill()
+        server.wait()
