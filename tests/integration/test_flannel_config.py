@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import run_module
+from adhoc import run_module
 from etcd_server import EtcdServer, free_port
 
 KEY = "/coreos.com/network/config"
