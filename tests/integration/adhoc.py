@@ -1,6 +1,4 @@
-"""Run crosshost.network modules through real Ansible, ad hoc, and return their results.
-
-"""
+"""Run crosshost.network modules through real Ansible, ad hoc, and return their results."""
 import json
 import os
 import subprocess
