@@ -8,7 +8,7 @@ import time
 import pytest
 import yaml
 
-from conftest import ansible, config, host_run, lab, leftovers, machine_network_policy
+from lab_helpers import ansible, config, host_run, lab, leftovers, machine_network_policy
 
 HOSTS, SEGMENTS = 3, 2
 

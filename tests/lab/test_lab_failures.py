@@ -4,7 +4,7 @@ import signal
 import subprocess
 import time
 
-from conftest import PYTHON, REPO, config, lab, leftovers
+from lab_helpers import PYTHON, REPO, config, lab, leftovers
 
 
 def test_host_without_ssh_fails_naming_it_with_its_console(no_lab_running):
@@ -25,7 +25,7 @@ def _interrupt_up_while_booting(sig):
         assert up.poll() is None and time.monotonic() < deadline, up.communicate()
         time.sleep(0.01)
     up.send_signal(sig)
-    _, err = up.communicate(timeout=60)
+    err = up.communicate(timeout=60)[1]
     return up.returncode, err
 
 
@@ -36,7 +36,7 @@ def test_ctrl_c_during_up_cleans_up(no_lab_running):
 
 
 def test_down_cleans_up_after_a_killed_up(no_lab_running):
-    code, _ = _interrupt_up_while_booting(signal.SIGKILL)
+    code = _interrupt_up_while_booting(signal.SIGKILL)[0]
     assert code == -signal.SIGKILL
     assert leftovers()                      # the crash left things behind ...
     proc = lab("down")

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from tools.lab import config, network
-from tools.lab.util import LabError, log, quiet, run
+from tools.lab.util import LabError, quiet, run
 
 DOCKER_FS_IMAGE = config.RUN / "docker.ext4"
 DOCKER_FS_MOUNT = config.RUN / "docker"
@@ -211,7 +211,7 @@ def lab_mounts():
 
 
 def unmount_all():
-    for _ in range(3):
+    for _attempt in range(3):
         for point in lab_mounts():
             if not quiet(["umount", point]):
                 time.sleep(0.2)

@@ -16,7 +16,7 @@ def log(msg):
 def run(argv, check=True, capture=False, **kwargs):
     """Run argv (a list, never a shell string); raise LabError with its output on failure."""
     argv = [str(a) for a in argv]
-    proc = subprocess.run(argv, text=True, capture_output=capture or check, **kwargs)
+    proc = subprocess.run(argv, text=True, capture_output=capture or check, check=False, **kwargs)
     if check and proc.returncode != 0:
         out = ((proc.stdout or "") + (proc.stderr or "")).strip()
         raise LabError(f"command failed ({proc.returncode}): {' '.join(argv)}\n{out[-3000:]}")
@@ -25,7 +25,7 @@ def run(argv, check=True, capture=False, **kwargs):
 
 def quiet(argv):
     """Run a clean-up command whose failure only means 'already gone'."""
-    return subprocess.run([str(a) for a in argv], capture_output=True, text=True).returncode == 0
+    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=False).returncode == 0
 
 
 def sha256_file(path):
