@@ -3,7 +3,7 @@ import argparse
 import os
 import sys
 
-from tools.lab import artifacts, config, hosts, image, lifecycle
+from tools.lab import artifacts, config, hosts, image, lifecycle, state
 from tools.lab.util import LabError, log
 
 
@@ -37,8 +37,10 @@ def main(argv=None):
         return 1
     try:
         if args.command == "build":
-            image.build_image(force=args.force)
-            for name, digest in artifacts.build_artifacts().items():
+            with state.locked():
+                image.build_image(force=args.force)
+                sums = artifacts.build_artifacts()
+            for name, digest in sums.items():
                 print(f"{digest}  {config.ARTIFACTS / name}")
         elif args.command == "up":
             lifecycle.up(args.hosts, args.segments, args.etcd_members)

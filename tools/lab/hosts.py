@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from tools.lab import config, network
-from tools.lab.util import LabError, quiet, run
+from tools.lab.util import LabError, mounts_under, quiet, run
 
 DOCKER_FS_IMAGE = config.RUN / "docker.ext4"
 DOCKER_FS_MOUNT = config.RUN / "docker"
@@ -199,15 +199,8 @@ def kill_netns_processes(netns):
 
 
 def lab_mounts():
-    """Mount points under the run dir, deepest first (so nested ones go first)."""
-    run_dir = str(config.RUN) + "/"
-    points = []
-    with open("/proc/self/mounts") as handle:
-        for line in handle:
-            point = line.split()[1].replace("\\040", " ")
-            if point.startswith(run_dir):
-                points.append(point)
-    return sorted(set(points), key=len, reverse=True)
+    """Mount points under the run dir, deepest first."""
+    return mounts_under(config.RUN)
 
 
 def unmount_all():

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from tools.lab import config
-from tools.lab.util import LabError, log, run
+from tools.lab.util import LabError, log, mounts_under, quiet, run
 
 # What hosts cannot download (no route out), so it must be in the image.
 PACKAGES = [
@@ -172,12 +172,13 @@ def nspawn_chroot(root, *argv):
 def build_image(force=False):
     """Return the cached image for the current recipe, building it if needed."""
     final = image_path()
+    if config.IMAGES.is_dir():
+        remove_stale_builds()
     if final.is_dir() and not force:
         log(f"image cached: {final}")
         return final
     config.IMAGES.mkdir(parents=True, exist_ok=True)
     tmp = config.IMAGES / f".build-{final.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     mirror = debian_mirror()
     log(f"building image {final.name} from {mirror} (a few minutes)")
     try:
@@ -197,6 +198,15 @@ def build_image(force=False):
     prune_images(keep=final)
     log(f"image ready: {final}")
     return final
+
+
+def remove_stale_builds():
+    """Delete half-built trees a killed build left (callers hold the lab lock)."""
+    for stale in config.IMAGES.glob(".build-*"):
+        for point in mounts_under(stale):      # debootstrap mounts /proc and /sys inside
+            quiet(["umount", "--lazy", point])
+        log(f"removing unfinished build {stale.name}")
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def customize(root):

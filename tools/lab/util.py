@@ -59,3 +59,15 @@ def pids_with_args(*needles):
         if all(any(n in a for a in text) for n in needles):
             found.append(int(entry))
     return found
+
+
+def mounts_under(directory):
+    """Mount points below directory, deepest first (so nested ones are unmounted first)."""
+    prefix = str(directory).rstrip("/") + "/"
+    points = []
+    with open("/proc/self/mounts") as handle:
+        for line in handle:
+            point = line.split()[1].replace("\\040", " ")
+            if point.startswith(prefix):
+                points.append(point)
+    return sorted(set(points), key=len, reverse=True)
