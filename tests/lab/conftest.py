@@ -8,6 +8,7 @@ import os
 import pytest
 
 from lab_helpers import lab, leftovers
+from tools.lab import lifecycle, state  # importable once lab_helpers set sys.path
 
 if os.geteuid() != 0:
     pytest.skip("the lab needs root (namespaces, bridges, mounts)", allow_module_level=True)
@@ -15,7 +16,7 @@ if os.geteuid() != 0:
 
 @pytest.fixture(scope="session")
 def no_lab_running():
-    if lab("status").returncode == 0:
+    if lifecycle.is_running(state.load()):
         pytest.fail("a lab is already running; `make lab-down` before running the lab tests")
     lab("down")     # sweeps what a crashed earlier run may have left
     assert not leftovers()

@@ -151,12 +151,12 @@ def _teardown(st, grace=8.0):
 
 
 def status():
-    """Print what runs; return 0 when a lab runs and every host is up, else 1."""
+    """Print what runs; return 1 when something is wrong (a host down, leftovers), else 0."""
     st = state.load()
     if not st:
         left = leftovers()
         print("no lab running" + (f"; leftovers (run `make lab-down`): {', '.join(left)}" if left else ""))
-        return 1
+        return 1 if left else 0
     print(f"lab: {len(st['hosts'])} host(s), {st['segments']} segment(s), phase {st.get('phase')}")
     print(f"image: {st.get('image')}")
     healthy = True
