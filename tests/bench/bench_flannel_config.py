@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: no-op flannel_config calls against community.general.etcd3.
 
 Both modules talk to the same real etcd (Debian etcd-server on loopback) and
@@ -45,7 +44,7 @@ def bench_venv():
 
 def find_etcd3_module():
     """community.general's etcd3 module, from PyPI's ansible package in the project venv."""
-    import ansible_collections.community.general as general  # a namespace package
+    from ansible_collections.community import general  # a namespace package
     return os.path.join(list(general.__path__)[0], "plugins", "modules", "etcd3.py")
 
 
@@ -66,11 +65,12 @@ def module_median(python, module_path, args):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
     times = []
-    for _ in range(CALLS):
+    for _call in range(CALLS):
         start = time.perf_counter()
         # -P: do not put the module's folder first on sys.path (community.general has
         # a module named pkgutil.py that would shadow the standard library).
-        out = subprocess.run([python, "-P", module_path, f.name], env=env, capture_output=True, text=True)
+        out = subprocess.run([python, "-P", module_path, f.name], env=env, capture_output=True, text=True,
+                             check=False)
         times.append(time.perf_counter() - start)
         result = json.loads(out.stdout)
         if result.get("failed") or result.get("changed"):
