@@ -7,6 +7,11 @@ BIN         := $(VENV)/bin
 PYTHON      := $(BIN)/python
 CACHE_DIR   ?= $(HOME)/.cache/crosshost-network
 HOSTS       ?= 3
+SEGMENTS    ?= 1
+ETCD_MEMBERS ?= 1
+# LAB=1..9 runs another lab beside the default one (own bridges, subnets, inventory
+# inventories/lab/hosts-N.yml); empty is the default lab (inventories/lab/hosts.yml).
+LAB         ?=
 BUILD       := $(CURDIR)/.build
 COLLECTIONS := $(BUILD)/collections
 COLLECTION  := $(COLLECTIONS)/ansible_collections/crosshost/network
@@ -16,6 +21,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export CROSSHOST_CACHE := $(CACHE_DIR)
 export CROSSHOST_PYTHON := $(PYTHON)
+export CROSSHOST_LAB := $(LAB)
 
 .PHONY: help deps collection build test test-unit test-sanity test-lint \
         test-integration test-lab test-molecule bench demo lab-build lab-up lab-down lab-status clean
@@ -67,8 +73,8 @@ demo: collection ## the main job on the local lab
 lab-build: collection ## build (or reuse) the cached lab image and artifacts
 	$(PYTHON) -m tools.lab build
 
-lab-up: collection ## boot HOSTS=N lab hosts and write inventories/lab/hosts.yml
-	$(PYTHON) -m tools.lab up --hosts $(HOSTS)
+lab-up: collection ## boot HOSTS=N lab hosts (SEGMENTS=K, ETCD_MEMBERS=M, LAB=1..9) and write the inventory
+	$(PYTHON) -m tools.lab up --hosts $(HOSTS) --segments $(SEGMENTS) --etcd-members $(ETCD_MEMBERS)
 
 lab-down: ## stop the lab and remove everything it created
 	$(PYTHON) -m tools.lab down

@@ -85,14 +85,14 @@ def test_leases_are_returned_and_protected(clean):
     apply(clean, network="10.100.0.0/16", backend={"type": "vxlan"})
     lease = clean.grant_lease()
     clean.put("/coreos.com/network/subnets/10.100.15.0-24",
-              '{"PublicIP":"192.0.2.11","BackendType":"vxlan","BackendData":{"VNI":1}}', lease=lease)
+              '{"PublicIP":"203.0.113.11","BackendType":"vxlan","BackendData":{"VNI":1}}', lease=lease)
     clean.put("/coreos.com/network/subnets/10.100.16.0-24",
-              '{"PublicIP":"192.0.2.12","BackendType":"vxlan","BackendData":{"VNI":1}}', lease=lease)
+              '{"PublicIP":"203.0.113.12","BackendType":"vxlan","BackendData":{"VNI":1}}', lease=lease)
 
     same = apply(clean, network="10.100.0.0/16", backend={"type": "vxlan"})
     assert same["changed"] is False
     assert [lease["subnet"] for lease in same["leases"]] == ["10.100.15.0/24", "10.100.16.0/24"]
-    assert same["leases"][0]["public_ip"] == "192.0.2.11"
+    assert same["leases"][0]["public_ip"] == "203.0.113.11"
 
     before = clean.dump()
     refused = apply(clean, network="10.100.0.0/16", backend={"type": "host-gw"})
@@ -117,7 +117,7 @@ def test_leases_are_returned_and_protected(clean):
 def test_state_absent(clean):
     apply(clean, network="10.100.0.0/16")
     lease = clean.grant_lease()
-    clean.put("/coreos.com/network/subnets/10.100.15.0-24", '{"PublicIP":"192.0.2.11"}', lease=lease)
+    clean.put("/coreos.com/network/subnets/10.100.15.0-24", '{"PublicIP":"203.0.113.11"}', lease=lease)
     refused = apply(clean, state="absent")
     assert refused.get("failed") is True and "refusing to delete" in refused["msg"]
     assert stored(clean) is not None

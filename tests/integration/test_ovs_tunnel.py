@@ -2,7 +2,7 @@
 
 ovsdb-server and ovs-vswitchd run inside a network namespace created for this
 module (see ovs_daemons.py); bridges use the userspace datapath. Remote IPs are
-documentation addresses (192.0.2.0/24, 198.51.100.0/24): they are only
+documentation addresses (203.0.113.0/24, 198.51.100.0/24): they are only
 configuration, nothing routes to them and no traffic is sent to them. The one traffic test builds two more switches in
 two namespaces of its own, joined by a veth pair, and sends UDP only between
 them.
@@ -14,8 +14,8 @@ import pytest
 
 from ovs_daemons import OvsDaemons, missing_requirements
 
-REMOTES = ["192.0.2.11", "192.0.2.12", "198.51.100.13"]
-NAMES = {"192.0.2.11": "gre-c000020b", "192.0.2.12": "gre-c000020c",
+REMOTES = ["203.0.113.11", "203.0.113.12", "198.51.100.13"]
+NAMES = {"203.0.113.11": "gre-cb00710b", "203.0.113.12": "gre-cb00710c",
          "198.51.100.13": "gre-c633640d"}
 
 
@@ -96,14 +96,14 @@ def test_drift_is_corrected(ovs):
     ok(run(ovs, remote_ips=REMOTES, type="vxlan", key="100", dst_port=4790))
     names = dict((ip, "vxlan-" + NAMES[ip][4:]) for ip in REMOTES)
     # by hand: wrong remote_ip, an extra option, a deleted port
-    ovs.vsctl("set", "interface", names["192.0.2.11"], "options:remote_ip=192.0.2.99")
-    ovs.vsctl("set", "interface", names["192.0.2.12"], "options:ttl=3")
+    ovs.vsctl("set", "interface", names["203.0.113.11"], "options:remote_ip=203.0.113.99")
+    ovs.vsctl("set", "interface", names["203.0.113.12"], "options:ttl=3")
     ovs.vsctl("del-port", "br0", names["198.51.100.13"])
 
     res = ok(run(ovs, diff=True, remote_ips=REMOTES, type="vxlan", key="100", dst_port=4790))
     assert res["changed"] is True and len(res["commands"]) == 1
     text = " ".join(res["actions"])
-    assert "options:remote_ip 192.0.2.99 -> 192.0.2.11" in text
+    assert "options:remote_ip 203.0.113.99 -> 203.0.113.11" in text
     assert "options:ttl 3 -> (unset)" in text
     assert "add vxlan tunnel %s" % names["198.51.100.13"] in text
     ports = ovs.ports("br0")
@@ -117,12 +117,12 @@ def test_drift_is_corrected(ovs):
 
 
 def test_type_change_replaces_owned_port(ovs):
-    ok(run(ovs, remote_ips=["192.0.2.11"]))
-    res = ok(run(ovs, remote_ips=["192.0.2.11"], type="geneve", key=7))
+    ok(run(ovs, remote_ips=["203.0.113.11"]))
+    res = ok(run(ovs, remote_ips=["203.0.113.11"], type="geneve", key=7))
     assert res["changed"] is True
-    assert ovs.ports("br0") == {"geneve-c000020b": {
+    assert ovs.ports("br0") == {"geneve-cb00710b": {
         "type": "geneve", "owner": "crosshost",
-        "options": {"remote_ip": "192.0.2.11", "key": "7"}}}
+        "options": {"remote_ip": "203.0.113.11", "key": "7"}}}
 
 
 def test_purge_removes_only_owned_ports(ovs):
@@ -130,22 +130,22 @@ def test_purge_removes_only_owned_ports(ovs):
     # foreign ports: an internal port, a tunnel without marker, another owner's tunnel
     ovs.vsctl("add-port", "br0", "int0", "--", "set", "interface", "int0", "type=internal")
     ovs.vsctl("add-port", "br0", "gre0", "--", "set", "interface", "gre0", "type=gre",
-              "options:remote_ip=192.0.2.50")
+              "options:remote_ip=203.0.113.50")
     ok(run(ovs, owner="fabric-b", tunnels=[{"name": "b-peer", "remote_ip": "198.51.100.60"}]))
 
-    res = ok(run(ovs, diff=True, remote_ips=["192.0.2.12"], purge=True))
+    res = ok(run(ovs, diff=True, remote_ips=["203.0.113.12"], purge=True))
     assert res["changed"] is True
     assert sorted(op for op in res["commands"][0] if op.startswith("gre-")) == \
-        ["gre-c000020b", "gre-c633640d"]
+        ["gre-c633640d", "gre-cb00710b"]
     ports = ovs.ports("br0")
-    assert set(ports) == {"gre-c000020c", "int0", "gre0", "b-peer"}
+    assert set(ports) == {"gre-cb00710c", "int0", "gre0", "b-peer"}
     assert ports["b-peer"]["owner"] == "fabric-b"
     assert ports["gre0"]["owner"] is None
-    assert [t["name"] for t in res["diff"]["after"]["tunnels"]] == ["gre-c000020c"]
+    assert [t["name"] for t in res["diff"]["after"]["tunnels"]] == ["gre-cb00710c"]
 
     # the other owner purges its own set; ours and the foreign ports stay
     ok(run(ovs, owner="fabric-b", tunnels=[], purge=True))
-    assert set(ovs.ports("br0")) == {"gre-c000020c", "int0", "gre0"}
+    assert set(ovs.ports("br0")) == {"gre-cb00710c", "int0", "gre0"}
 
 
 def test_bridge_create_and_settings(switch, module_runner):
@@ -153,14 +153,14 @@ def test_bridge_create_and_settings(switch, module_runner):
     switch.reset()
     try:
         args = dict(bridge="br-fab", bridge_create=True, datapath_type="netdev", stp=True,
-                    remote_ips=["192.0.2.11"])
+                    remote_ips=["203.0.113.11"])
         res = ok(run(switch, diff=True, **args))
         assert res["changed"] is True
         assert res["diff"]["before"]["bridge"] is None
         br = switch.table("Bridge", ["name", "datapath_type", "stp_enable", "rstp_enable"])
         assert br == [{"name": "br-fab", "datapath_type": "netdev", "stp_enable": True,
                        "rstp_enable": False}]
-        assert set(switch.ports("br-fab")) == {"gre-c000020b"}
+        assert set(switch.ports("br-fab")) == {"gre-cb00710b"}
 
         assert ok(run(switch, **args))["changed"] is False
 
@@ -177,44 +177,44 @@ def test_bridge_create_and_settings(switch, module_runner):
 
 
 BAD_INPUTS = [
-    ("invalid remote_ip", dict(remote_ips=["192.0.2.11", "192.0.2.300"]),
-     "remote_ips[1]='192.0.2.300' is not an IPv4 or IPv6 address"),
-    ("key out of range", dict(remote_ips=["192.0.2.11"], type="vxlan", key="16777216"),
+    ("invalid remote_ip", dict(remote_ips=["203.0.113.11", "203.0.113.300"]),
+     "remote_ips[1]='203.0.113.300' is not an IPv4 or IPv6 address"),
+    ("key out of range", dict(remote_ips=["203.0.113.11"], type="vxlan", key="16777216"),
      "key='16777216' is out of range for type vxlan: use an integer 0..16777215"),
-    ("gre key out of range", dict(remote_ips=["192.0.2.11"], key="4294967296"),
+    ("gre key out of range", dict(remote_ips=["203.0.113.11"], key="4294967296"),
      "key='4294967296' is out of range for type gre: use an integer 0..4294967295"),
-    ("dst_port out of range", dict(remote_ips=["192.0.2.11"], type="geneve", dst_port=70000),
+    ("dst_port out of range", dict(remote_ips=["203.0.113.11"], type="geneve", dst_port=70000),
      "dst_port=70000 is out of range: use a UDP port 1..65535"),
-    ("dst_port with gre", dict(remote_ips=["192.0.2.11"], dst_port=4789),
+    ("dst_port with gre", dict(remote_ips=["203.0.113.11"], dst_port=4789),
      "dst_port=4789 is not valid with type gre"),
-    ("unknown type", dict(remote_ips=["192.0.2.11"], type="ipip"),
+    ("unknown type", dict(remote_ips=["203.0.113.11"], type="ipip"),
      "value of type must be one of: gre, vxlan, geneve, got: ipip"),
-    ("duplicate remote", dict(remote_ips=["192.0.2.11", "192.0.2.12", "192.0.2.11"]),
-     "remote_ips[2]=192.0.2.11 duplicates remote_ips[0]"),
-    ("local_ip among remotes", dict(remote_ips=["192.0.2.11", "192.0.2.1"],
-                                    local_ip="192.0.2.1"),
-     "remote_ips[1]=192.0.2.1 is local_ip"),
-    ("missing bridge", dict(bridge="br-missing", remote_ips=["192.0.2.11"]),
+    ("duplicate remote", dict(remote_ips=["203.0.113.11", "203.0.113.12", "203.0.113.11"]),
+     "remote_ips[2]=203.0.113.11 duplicates remote_ips[0]"),
+    ("local_ip among remotes", dict(remote_ips=["203.0.113.11", "203.0.113.1"],
+                                    local_ip="203.0.113.1"),
+     "remote_ips[1]=203.0.113.1 is local_ip"),
+    ("missing bridge", dict(bridge="br-missing", remote_ips=["203.0.113.11"]),
      "bridge br-missing does not exist: set bridge_create: true"),
-    ("ovsdb unreachable", dict(remote_ips=["192.0.2.11"], db="unix:/nonexistent/ovs/db.sock"),
+    ("ovsdb unreachable", dict(remote_ips=["203.0.113.11"], db="unix:/nonexistent/ovs/db.sock"),
      "cannot reach the Open vSwitch database at unix:/nonexistent/ovs/db.sock"),
-    ("reserved option", dict(remote_ips=["192.0.2.11"], options={"remote_ip": "192.0.2.5"}),
+    ("reserved option", dict(remote_ips=["203.0.113.11"], options={"remote_ip": "203.0.113.5"}),
      "options.remote_ip is set through its own parameter"),
-    ("stp and rstp", dict(remote_ips=["192.0.2.11"], stp=True, rstp=True),
+    ("stp and rstp", dict(remote_ips=["203.0.113.11"], stp=True, rstp=True),
      "stp and rstp are both true"),
-    ("name too long", dict(tunnels=[{"name": "tunnel-to-east-1", "remote_ip": "192.0.2.11"}]),
+    ("name too long", dict(tunnels=[{"name": "tunnel-to-east-1", "remote_ip": "203.0.113.11"}]),
      "tunnels[0].name='tunnel-to-east-1' is 16 characters long"),
-    ("foreign port with wanted name", dict(remote_ips=["192.0.2.11"]),
-     "port gre-c000020b on bridge br0 is not managed by owner 'crosshost'"),
+    ("foreign port with wanted name", dict(remote_ips=["203.0.113.11"]),
+     "port gre-cb00710b on bridge br0 is not managed by owner 'crosshost'"),
 ]
 
 
 @pytest.mark.parametrize("args,expected", [c[1:] for c in BAD_INPUTS],
                          ids=[c[0] for c in BAD_INPUTS])
 def test_bad_input_fails_clearly_and_changes_nothing(ovs, args, expected):
-    # a foreign port squatting on the generated name of 192.0.2.11
-    ovs.vsctl("add-port", "br0", "gre-c000020b", "--", "set", "interface", "gre-c000020b",
-              "type=gre", "options:remote_ip=192.0.2.11")
+    # a foreign port squatting on the generated name of 203.0.113.11
+    ovs.vsctl("add-port", "br0", "gre-cb00710b", "--", "set", "interface", "gre-cb00710b",
+              "type=gre", "options:remote_ip=203.0.113.11")
     args = dict(args)
     db = args.pop("db", None)
     call = tunnel(ovs, **args)
