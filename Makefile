@@ -22,6 +22,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export CROSSHOST_CACHE := $(CACHE_DIR)
 export CROSSHOST_PYTHON := $(PYTHON)
 export CROSSHOST_LAB := $(LAB)
+export CROSSHOST_LAB_SUFFIX := $(if $(filter-out 0,$(LAB)),-$(LAB),)
 
 .PHONY: help deps collection build test test-unit test-sanity test-lint \
         test-integration test-lab test-molecule bench demo lab-build lab-up lab-down lab-status clean
