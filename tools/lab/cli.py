@@ -3,7 +3,7 @@ import argparse
 import os
 import sys
 
-from tools.lab import artifacts, config, hosts, image, lifecycle, state
+from tools.lab import artifacts, config, hosts, image, inventory, lifecycle, state
 from tools.lab.util import LabError, log
 
 
@@ -19,6 +19,9 @@ def parse(argv):
     up.add_argument("--segments", type=int, default=1,
                     help="underlay segments (bridges in separate subnets, routed by a lab router)")
     up.add_argument("--etcd-members", type=int, default=1, help="hosts in the etcd group (default 1)")
+    up.add_argument("--fabric", choices=sorted(inventory.FABRIC_GROUPS), default="all",
+                    help="which role groups the hosts join: flannel (etcd, flannel, docker, pipework), "
+                         "ovs-gre (ovs_gre, docker, pipework) or all (default)")
     sub.add_parser("down", help="stop every host and remove everything the lab made")
     sub.add_parser("status", help="show what runs")
     ssh = sub.add_parser("ssh", help="log in to a host as root (extra args go to ssh)")
@@ -43,7 +46,7 @@ def main(argv=None):
             for name, digest in sums.items():
                 print(f"{digest}  {config.ARTIFACTS / name}")
         elif args.command == "up":
-            lifecycle.up(args.hosts, args.segments, args.etcd_members)
+            lifecycle.up(args.hosts, args.segments, args.etcd_members, args.fabric)
             return lifecycle.status()
         elif args.command == "down":
             lifecycle.down()

@@ -10,6 +10,15 @@ HEADER = """\
 """
 
 
+# Which role groups the hosts join. One host cannot serve a flannel fabric and an
+# OVS GRE fabric at once (both own docker0), so a lab for site.yml picks one.
+FABRIC_GROUPS = {
+    "all": ("etcd", "flannel", "docker", "ovs_gre", "pipework"),
+    "flannel": ("etcd", "flannel", "docker", "pipework"),
+    "ovs-gre": ("ovs_gre", "docker", "pipework"),
+}
+
+
 def build(state):
     key = hosts.ssh_key()
     sums = artifacts.checksums()
@@ -33,9 +42,8 @@ def build(state):
 
     children = {"lab": {"hosts": host_vars}}
     etcd_members = names[:state.get("etcd_members", 1)]
-    for role_group, members in [("etcd", etcd_members), ("flannel", names), ("docker", names),
-                                ("ovs_gre", names), ("pipework", names)]:
-        children[role_group] = group(members)
+    for role_group in FABRIC_GROUPS[state.get("fabric", "all")]:
+        children[role_group] = group(etcd_members if role_group == "etcd" else names)
     for segment in range(state["segments"]):
         children[f"segment_{segment}"] = group(
             [h["name"] for h in state["hosts"] if h["segment"] == segment])

@@ -44,7 +44,7 @@ def plan_hosts(count, segments):
             for i in range(count)]
 
 
-def up(count, segments=1, etcd_members=1):
+def up(count, segments=1, etcd_members=1, fabric="all"):
     if not 1 <= count <= 40 or not 1 <= segments <= 8:
         raise LabError("use 1-40 hosts and 1-8 segments")
     with state.locked():
@@ -55,6 +55,7 @@ def up(count, segments=1, etcd_members=1):
                 raise LabError(f"the lab already runs {len(running)} hosts on {st['segments']} "
                                f"segment(s) ({', '.join(running)}); run `make lab-down` first to change it")
             st["etcd_members"] = etcd_members
+            st["fabric"] = fabric
             inventory.write(st)
             log(f"lab already running: {', '.join(running)}; nothing started. "
                 f"Inventory: {config.INVENTORY}")
@@ -70,7 +71,7 @@ def up(count, segments=1, etcd_members=1):
 
         started = time.monotonic()
         st = {"phase": "starting", "image": str(img), "segments": segments,
-              "etcd_members": etcd_members, "hosts": [], "servers": []}
+              "etcd_members": etcd_members, "fabric": fabric, "hosts": [], "servers": []}
         state.save(st)
         previous = signal.signal(signal.SIGTERM, _raise_interrupted)
         try:
