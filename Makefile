@@ -66,8 +66,11 @@ test-lab: collection ## lab tool tests: nspawn hosts over SSH (needs root)
 test-molecule: collection ## molecule on the lab: default (shared lab) + lab-ping (needs root)
 	$(BIN)/molecule test -s lab-ping
 
-bench: collection ## benchmarks (print figures and ratios; never fail on timing)
-	$(PYTHON) tests/bench/bench_flannel_config.py
+bench: collection ## benchmarks: figures and side-by-side ratios, then a summary (never fail on timing)
+	$(PYTHON) tests/bench/results.py --reset
+	$(PYTHON) tests/bench/bench_modules.py
+	$(PYTHON) tests/bench/bench_lab.py
+	$(PYTHON) tests/bench/results.py
 
 demo: collection ## the main job on the local lab
 	tools/demo.sh

@@ -23,6 +23,9 @@ sys.path.insert(0, REPO)
 
 from tools.lab import hosts, lifecycle, network, state  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results import record  # noqa: E402
+
 PYTHON = os.environ.get("CROSSHOST_PYTHON", sys.executable)
 SERVICES = "systemctl start containerd docker openvswitch-switch"
 
@@ -108,6 +111,10 @@ def main():
         if not args.no_services:
             line += f" {r['services_s']:>11.1f} {r['svc_pss_mib']:>8.0f} {r['svc_avail_mib']:>12.0f}"
         print(line + f" {r['down_s']:>7.1f}")
+        record("lab", f"N={r['n']} boot to SSH", r["boot_s"], "s")
+        record("lab", f"N={r['n']} memory per host (PSS, idle)", r["pss_mib"], "MiB")
+        if not args.no_services:
+            record("lab", f"N={r['n']} memory per host (PSS, dockerd+OVS)", r["svc_pss_mib"], "MiB")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,21 @@
-"""Benchmark: no-op flannel_config calls against community.general.etcd3.
+"""Benchmark: the cost of a no-op call of each module, against real daemons.
 
-Both modules talk to the same real etcd (Debian etcd-server on loopback) and
-both find nothing to change: flannel_config reads the config and the leases,
-etcd3 reads the key and compares. Two figures per module:
+- flannel_config against a real etcd (Debian etcd-server on loopback), side by
+  side with community.general.etcd3 doing the equivalent put of the same value
+  (both find nothing to change: ours reads the config and the leases, etcd3
+  reads the key and compares);
+- ovs_tunnel against a private ovsdb-server/ovs-vswitchd (3 tunnels in place);
+- docker_bip against a daemon.json that already holds its settings.
 
+Two figures per module:
 - module: the module process alone, run the way Ansible runs it on a host
   (python MODULE ARGS_FILE), median of N calls;
-- ansible: one playbook task per call (a loop of N), wall time / N.
+- ansible: one playbook task per call (a loop of N), wall time / N
+  (flannel_config and etcd3 only).
 
-Prints the figures and the ratio ours/etcd3. Never fails on timing.
-The etcd3 module needs the `etcd3` Python package (gRPC) on the managed host;
-it goes into its own virtualenv under .build/, never into the project venv.
+Prints the figures and the ratio ours/etcd3 and records them for `make bench`.
+Never fails on timing. The etcd3 module needs the `etcd3` Python package (gRPC)
+on the managed host; it goes into its own virtualenv under .build/.
 """
 import json
 import os
@@ -23,7 +28,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.path.insert(0, HERE)
 from etcd_server import EtcdServer  # noqa: E402
+from ovs_daemons import OvsDaemons  # noqa: E402
+from results import record  # noqa: E402
 
 CALLS = int(os.environ.get("BENCH_CALLS", "50"))
 COLLECTIONS = os.path.join(REPO, ".build", "collections")
@@ -57,6 +65,10 @@ def general_collection_root():
         os.makedirs(os.path.dirname(link), exist_ok=True)
         os.symlink(os.path.dirname(os.path.dirname(os.path.dirname(find_etcd3_module()))), link)
     return root
+
+
+def our_module(name):
+    return os.path.join(REPO, "plugins", "modules", name + ".py")
 
 
 def module_median(python, module_path, args):
@@ -95,32 +107,71 @@ def playbook_per_call(python, task):
     return elapsed / CALLS
 
 
-def main():
-    python = bench_venv()
+def bench_flannel_config(python):
     etcd = EtcdServer()
     try:
         etcd.put("/coreos.com/network/config", NETWORK_CONFIG)
-        port = etcd.url.rsplit(":", 1)[1]
         ours_args = {"network": "10.100.0.0/16", "backend": {"type": "vxlan"}, "endpoints": [etcd.url]}
         theirs_args = {"key": "/coreos.com/network/config", "value": NETWORK_CONFIG,
-                       "host": "127.0.0.1", "port": int(port), "state": "present"}
-        ours_module = os.path.join(REPO, "plugins", "modules", "flannel_config.py")
-
-        rows = []
-        ours = module_median(python, ours_module, ours_args)
-        theirs = module_median(python, find_etcd3_module(), theirs_args)
-        rows.append(("module process, median of %d" % CALLS, ours, theirs))
-        ours_pb = playbook_per_call(python, {"crosshost.network.flannel_config": ours_args})
-        theirs_pb = playbook_per_call(python, {"community.general.etcd3": theirs_args})
-        rows.append(("through ansible-playbook, mean of %d" % CALLS, ours_pb, theirs_pb))
+                       "host": "127.0.0.1", "port": int(etcd.url.rsplit(":", 1)[1]), "state": "present"}
+        module = (module_median(python, our_module("flannel_config"), ours_args),
+                  module_median(python, find_etcd3_module(), theirs_args))
+        playbook = (playbook_per_call(python, {"crosshost.network.flannel_config": ours_args}),
+                    playbook_per_call(python, {"community.general.etcd3": theirs_args}))
     finally:
         etcd.stop()
+    return module, playbook
 
-    print("no-op call cost, flannel_config vs community.general.etcd3 (same etcd %s)" % etcd.url)
-    print("%-40s %12s %12s %8s" % ("measure", "flannel_cfg", "etcd3", "ratio"))
-    for name, ours, theirs in rows:
-        print("%-40s %10.1fms %10.1fms %8.2f" % (name, ours * 1000, theirs * 1000, ours / theirs))
-    print("ratio = flannel_config / etcd3 (below 1.00: ours is faster)")
+
+def bench_ovs_tunnel(python):
+    ovs = OvsDaemons().start()
+    try:
+        args = {"bridge": "br0", "bridge_create": True, "datapath_type": "netdev",
+                "remote_ips": ["203.0.113.11", "203.0.113.12", "203.0.113.13"], "db": ovs.db}
+        first = subprocess.run([python, "-P", our_module("ovs_tunnel"), _args_file(args)], check=False,
+                               env=dict(os.environ, PYTHONPATH=COLLECTIONS), capture_output=True, text=True)
+        if '"changed": true' not in first.stdout:
+            raise SystemExit("ovs_tunnel setup failed: %s %s" % (first.stdout, first.stderr))
+        return module_median(python, our_module("ovs_tunnel"), args)
+    finally:
+        ovs.stop()
+
+
+def bench_docker_bip(python):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "daemon.json")
+        with open(path, "w") as handle:
+            json.dump({"storage-driver": "overlay2", "bip": "10.100.15.1/24", "mtu": 1450}, handle)
+        args = {"bip": "10.100.15.1/24", "mtu": 1450, "path": path, "unit_paths": []}
+        return module_median(python, our_module("docker_bip"), args)
+
+
+def _args_file(args):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
+    return f.name
+
+
+def main():
+    python = bench_venv()
+    (ours, theirs), (ours_pb, theirs_pb) = bench_flannel_config(python)
+    ovs = bench_ovs_tunnel(python)
+    docker = bench_docker_bip(python)
+
+    print("no-op module calls, median of %d (module process as Ansible runs it on a host)" % CALLS)
+    print("%-46s %10s" % ("call", "ms"))
+    rows = [("flannel_config (real etcd 3.4)", ours), ("community.general.etcd3, same key and value", theirs),
+            ("ovs_tunnel (3 tunnels, real OVSDB)", ovs), ("docker_bip (daemon.json in place)", docker),
+            ("flannel_config via ansible-playbook, per task", ours_pb),
+            ("community.general.etcd3 via ansible-playbook, per task", theirs_pb)]
+    for name, seconds in rows:
+        print("%-46s %10.1f" % (name, seconds * 1000))
+        record("modules", name + " no-op", seconds * 1000, "ms")
+    for name, a, b in (("flannel_config / etcd3, module process", ours, theirs),
+                       ("flannel_config / etcd3, per playbook task", ours_pb, theirs_pb)):
+        print("ratio %-40s %10.2f" % (name, a / b))
+        record("modules", name, a / b, "x", kind="ratio")
+    print("ratio below 1.00: ours is faster")
 
 
 if __name__ == "__main__":
