@@ -26,7 +26,8 @@ export CROSSHOST_LAB := $(LAB)
 export CROSSHOST_LAB_SUFFIX := $(if $(filter-out 0,$(LAB)),-$(LAB),)
 
 .PHONY: help deps collection build test test-unit test-sanity test-lint \
-        test-integration test-lab test-molecule bench demo lab-build lab-up lab-down lab-status clean
+        test-integration test-lab test-molecule bench demo lab-build lab-up lab-down lab-status clean \
+        test-vagrant vagrant-box vagrant-clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -89,3 +90,16 @@ lab-status: ## show what the lab runs
 
 clean: ## remove build output (keeps the cache and the venv)
 	rm -rf $(BUILD) tests/output
+
+# Vagrant tier (docs/vagrant.md): qemu TCG VMs with real kernels via vagrant-libvirt.
+# Not part of `make test` (each scenario boots 2 VMs under software emulation).
+VAGRANT_SCENARIOS ?= vagrant-ping vagrant-ovs-gre vagrant-flannel-vxlan
+
+vagrant-box: collection ## build (or reuse) the local Vagrant box local/bookworm and add it
+	$(PYTHON) -m tools.lab.vagrant box
+
+test-vagrant: collection ## molecule on Vagrant VMs (VAGRANT_SCENARIOS; needs root, slow)
+	$(PYTHON) -m tools.lab.vagrant molecule $(VAGRANT_SCENARIOS)
+
+vagrant-clean: ## remove Vagrant VMs, libvirtd, networks, volumes, iptables chains (keeps the box)
+	$(PYTHON) -m tools.lab.vagrant clean
