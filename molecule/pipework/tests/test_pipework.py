@@ -63,11 +63,22 @@ def test_host_ends_on_the_bridges(host):
         assert len(ports) == 2 and all(p.startswith("ci") for p in ports)
 
 
-def test_data_path_between_two_containers(host):
+def test_forward_accept_rule_for_the_linux_bridge(host):
+    rules = host.check_output("iptables -S FORWARD")
+    assert rules.count('-i br-pw -o br-pw -m comment --comment "crosshost pipework bridge" -j ACCEPT') == 1
+    assert "ovsbr-pw" not in rules
+
+
+def test_data_path_linux_bridge(host):
     if name(host) != "lab1":
         pytest.skip("two containers only on lab1")
-    host.check_output("docker exec c1 ping -c 2 -W 2 10.88.0.12")   # Linux bridge
+    host.check_output("docker exec c1 ping -c 2 -W 2 10.88.0.12")
     host.check_output("docker exec c2 ping -c 2 -W 2 10.88.0.11")
+
+
+def test_data_path_ovs_bridge(host):
+    if name(host) != "lab1":
+        pytest.skip("two containers only on lab1")
     host.check_output("docker exec c1 ping -c 2 -W 3 10.89.0.12")   # OVS, userspace datapath
 
 
