@@ -82,7 +82,7 @@ def test_data_path_ovs_bridge(host):
     host.check_output("docker exec c1 ping -c 2 -W 3 10.89.0.12")   # OVS, userspace datapath
 
 
-def converge(host):
+def converge(host, *extra):
     """Run the scenario's converge.yml on this host only; return its changed count."""
     project = os.environ["MOLECULE_PROJECT_DIRECTORY"]
     inventory = os.path.join(project, "inventories", "lab",
@@ -92,7 +92,7 @@ def converge(host):
                ANSIBLE_COLLECTIONS_PATH=os.path.join(project, ".build", "collections"))
     playbook = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-                           "-i", inventory, "--limit", name(host), playbook],
+                           "-i", inventory, "--limit", name(host), playbook] + list(extra),
                           env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(proc.stdout)["stats"][name(host)]["changed"]
@@ -108,5 +108,6 @@ def test_restart_then_converge_restores(host):
         if mac:
             assert "link/ether %s " % mac in link
     assert converge(host) == 0
+    assert converge(host, "--check", "--diff") == 0      # check mode on a converged host: no change
     if name(host) == "lab1":
         host.check_output("docker exec c2 ping -c 2 -W 2 10.88.0.11")
