@@ -34,7 +34,23 @@ def leftovers():
 
 def stray_pids():
     return (pids_with_args("systemd-nspawn", f"--directory={config.RUN}/hosts/")
-            + pids_with_args("http.server", str(config.ARTIFACTS)))
+            + artifact_server_pids())
+
+
+def artifact_server_pids():
+    """This lab's artifact servers: they serve the shared artifacts dir, so tell them
+    apart from other instances' servers by the address they bind (this lab's subnets)."""
+    own = {str(network.address(k, config.MACHINE_OCTET)) for k in range(10)}
+    return [pid for address in own for pid in pids_with_args("http.server", str(config.ARTIFACTS), address)
+            if _bind_address(pid) == address]
+
+
+def _bind_address(pid):
+    try:
+        args = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+    return args[args.index("--bind") + 1] if "--bind" in args[:-1] else None
 
 
 def plan_hosts(count, segments):
@@ -140,8 +156,7 @@ def _teardown(st, grace=8.0):
     strays = pids_with_args("systemd-nspawn", f"--directory={config.RUN}/hosts/")
     if strays:      # nspawn processes the state file does not know (a crash mid-up)
         hosts.stop_all([{"pid": pid, "leader": hosts.leader_pid(pid)} for pid in strays], timeout=grace)
-    _kill([pid for pid in st.get("servers", []) if hosts.alive(pid)]
-          + pids_with_args("http.server", str(config.ARTIFACTS)))
+    _kill([pid for pid in st.get("servers", []) if hosts.alive(pid)] + artifact_server_pids())
     for netns in network.lab_netns():
         hosts.kill_netns_processes(netns)
     hosts.unmount_all()
