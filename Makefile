@@ -39,6 +39,9 @@ deps: ## install Debian packages and the Python virtualenv (.venv)
 collection: deps
 	@mkdir -p $(dir $(COLLECTION))
 	@ln -sfn $(CURDIR) $(COLLECTION)
+	@# Tools that install the collection under test (ansible-lint, molecule) leave copies
+	@# that shadow the checkout; a stale copy of ourselves is always wrong.
+	@rm -rf $(CURDIR)/.ansible/collections/ansible_collections/crosshost
 
 build: deps ## build the collection tarball with ansible-galaxy
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)
