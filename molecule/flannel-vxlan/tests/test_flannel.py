@@ -1,0 +1,167 @@
+"""Verify step of the flannel-* scenarios (vxlan, host-gw, udp), run by pytest-testinfra
+against the lab inventory. FLANNEL_TEST_BACKEND (provisioner env) names the backend;
+FLANNEL_TEST_CHECK_MODE=1 adds a `--check --diff` run of the scenario's converge
+playbook that must report 0 changes on every host."""
+
+import ipaddress
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BACKEND = os.environ.get("FLANNEL_TEST_BACKEND", "vxlan")
+UNIT = "/etc/systemd/system/flanneld.service"
+CHAIN = "CROSSHOST-FWD"
+
+
+def lease(host):
+    env = {}
+    for line in host.file("/run/flannel/subnet.env").content_string.splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            env[key.strip()] = value.strip()
+    return env
+
+
+def flanneld_flag(host, name):
+    match = re.search(r"--%s=(\S+)" % re.escape(name), host.file(UNIT).content_string)
+    return match.group(1) if match else None
+
+
+def links(host):
+    return {link["ifname"]: link for link in json.loads(host.check_output("ip -j -d link show"))}
+
+
+def test_flanneld_and_docker_run(host):
+    for unit in ("flanneld", "docker", "crosshost-forward"):
+        service = host.service(unit)
+        assert service.is_running, unit
+        assert service.is_enabled, unit
+
+
+def test_flanneld_uses_the_underlay_interface(host):
+    hostvars = host.ansible.get_variables()
+    assert flanneld_flag(host, "iface") == hostvars["lab_underlay_interface"]
+    assert flanneld_flag(host, "public-ip") == hostvars["lab_underlay_address"]
+
+
+def test_docker0_holds_the_lease(host):
+    env = lease(host)
+    subnet = ipaddress.ip_interface(env["FLANNEL_SUBNET"])
+    assert subnet.network.subnet_of(ipaddress.ip_network(env["FLANNEL_NETWORK"]))
+    addrs = json.loads(host.check_output("ip -4 -j addr show dev docker0"))[0]["addr_info"]
+    assert ["%s/%s" % (a["local"], a["prefixlen"]) for a in addrs] == [str(subnet)]
+    daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    assert daemon["bip"] == env["FLANNEL_SUBNET"]
+    assert daemon["mtu"] == int(env["FLANNEL_MTU"])
+    assert daemon["ip-masq"] is False       # flanneld --ip-masq masquerades instead
+
+
+def test_backend_interface_and_mtu(host):
+    found = links(host)
+    flannel_links = sorted(name for name in found if re.match(r"^flannel(0|\.\d+)$", name))
+    env = lease(host)
+    if BACKEND == "vxlan":
+        assert flannel_links == ["flannel.1"]
+        link = found["flannel.1"]
+        assert link["mtu"] == 1450
+        assert link["linkinfo"]["info_kind"] == "vxlan"
+        assert link["linkinfo"]["info_data"]["id"] == 1
+        assert env["FLANNEL_MTU"] == "1450"
+    elif BACKEND == "udp":
+        assert flannel_links == ["flannel0"]
+        assert found["flannel0"]["mtu"] == 1472
+        assert env["FLANNEL_MTU"] == "1472"
+    else:
+        assert flannel_links == []
+        assert env["FLANNEL_MTU"] == "1500"
+
+
+def test_routes_to_peers(host):
+    hostvars = host.ansible.get_variables()
+    env = lease(host)
+    network = ipaddress.ip_network(env["FLANNEL_NETWORK"])
+    own = ipaddress.ip_interface(env["FLANNEL_SUBNET"]).network
+    peers = len(hostvars["groups"]["flannel"]) - 1
+    routes = [r for r in json.loads(host.check_output("ip -4 -j route show"))
+              if r["dst"] != "default" and "/" in r["dst"]
+              and ipaddress.ip_network(r["dst"]).subnet_of(network) and ipaddress.ip_network(r["dst"]) != own]
+    if BACKEND == "udp":    # one route for the whole network through the TUN device
+        assert [(r["dst"], r["dev"]) for r in routes] == [(str(network), "flannel0")]
+        return
+    assert len(routes) == peers, routes
+    underlay = ipaddress.ip_network(hostvars["lab_underlay_subnet"])
+    for route in routes:
+        if BACKEND == "vxlan":
+            assert route["dev"] == "flannel.1"
+        else:               # host-gw: the peer's underlay address on the shared segment
+            assert route["dev"] == hostvars["lab_underlay_interface"]
+            assert ipaddress.ip_address(route["gateway"]) in underlay
+
+
+def test_config_key_in_etcd(host):
+    endpoints = flanneld_flag(host, "etcd-endpoints")
+    cmd = "ETCDCTL_API=3 etcdctl --endpoints=%s" % endpoints
+    if flanneld_flag(host, "etcd-cafile"):
+        cmd += " --cacert=%s --cert=%s --key=%s" % (
+            flanneld_flag(host, "etcd-cafile"), flanneld_flag(host, "etcd-certfile"), flanneld_flag(host, "etcd-keyfile"))
+    config = json.loads(host.check_output(cmd + " get --print-value-only /coreos.com/network/config"))
+    assert config["Backend"]["Type"] == BACKEND
+    assert config["Network"] == lease(host)["FLANNEL_NETWORK"]
+
+
+def test_forward_chain_hooked_from_docker_user(host):
+    network = lease(host)["FLANNEL_NETWORK"]
+    rules = host.check_output("iptables -S %s" % CHAIN).splitlines()
+    assert "-A %s -s %s -j ACCEPT" % (CHAIN, network) in rules
+    assert "-A %s -d %s -j ACCEPT" % (CHAIN, network) in rules
+    user = host.check_output("iptables -S DOCKER-USER").splitlines()
+    assert user[1] == "-A DOCKER-USER -j %s" % CHAIN
+    assert host.run("/usr/local/libexec/crosshost/crosshost-forward check").rc == 0
+
+
+def test_docker_follows_the_lease_after_a_reboot(host):
+    """Reboot case, on one host: /run is empty, flanneld starts first and writes the
+    lease, daemon.json still holds an old bip. Starting Docker alone (no Ansible) must
+    bring docker0 up on the lease, with the forward rules back."""
+    if host.backend.get_hostname() != "lab2":
+        pytest.skip("runs on lab2 only")
+    good = lease(host)["FLANNEL_SUBNET"]
+    host.run_expect([0], "systemctl stop docker.socket docker.service flanneld.service")
+    host.run_expect([0], "rm -f /run/flannel/subnet.env && iptables -F %s" % CHAIN)
+    host.run_expect([0], "python3 - <<'EOF'\nimport json\np='/etc/docker/daemon.json'\nd=json.load(open(p))\n"
+                         "d['bip']='10.100.254.1/24'\njson.dump(d, open(p, 'w'), indent=2)\nEOF")
+    host.run_expect([0], "systemctl start docker.service")
+    assert host.service("flanneld").is_running        # pulled in by docker's Wants=
+    assert lease(host)["FLANNEL_SUBNET"] == good       # same public IP, etcd lease alive
+    assert json.loads(host.file("/etc/docker/daemon.json").content_string)["bip"] == good
+    addrs = json.loads(host.check_output("ip -4 -j addr show dev docker0"))[0]["addr_info"]
+    assert "%s/%s" % (addrs[0]["local"], addrs[0]["prefixlen"]) == good
+    assert host.run("/usr/local/libexec/crosshost/crosshost-forward check").rc == 0
+
+
+@pytest.fixture(scope="session")
+def check_mode_run():
+    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    inventory = project / "inventories" / "lab" / ("hosts%s.yml" % os.environ.get("CROSSHOST_LAB_SUFFIX", ""))
+    playbook_bin = Path(sys.executable).parent / "ansible-playbook"
+    proc = subprocess.run(
+        [str(playbook_bin), "-i", str(inventory), str(scenario / "converge.yml"), "--check", "--diff"],
+        cwd=str(scenario), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    return proc
+
+
+@pytest.mark.skipif(os.environ.get("FLANNEL_TEST_CHECK_MODE") != "1", reason="check-mode run in flannel-vxlan only")
+def test_check_diff_on_converged_fabric_changes_nothing(host, check_mode_run):
+    out = check_mode_run.stdout
+    assert check_mode_run.returncode == 0, out[-3000:]
+    name = host.backend.get_hostname()
+    recap = re.search(r"^%s\s+: ok=\d+\s+changed=(\d+)" % re.escape(name), out, re.M)
+    assert recap, out[-3000:]
+    changed = [line for line in out.splitlines() if line.startswith("changed: [%s" % name)]
+    assert recap.group(1) == "0", "\n".join(changed) + out[-3000:]
