@@ -150,9 +150,11 @@ def check_mode_run():
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
     inventory = project / "inventories" / "lab" / ("hosts%s.yml" % os.environ.get("CROSSHOST_LAB_SUFFIX", ""))
     playbook_bin = Path(sys.executable).parent / "ansible-playbook"
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
     proc = subprocess.run(
         [str(playbook_bin), "-i", str(inventory), str(scenario / "converge.yml"), "--check", "--diff"],
-        cwd=str(scenario), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        cwd=str(scenario), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    proc.stdout = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
     return proc
 
 
