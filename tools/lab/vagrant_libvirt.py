@@ -291,7 +291,8 @@ def leftovers():
     found += [f"{name} pid {pid_of(name)}" for name in PIDFILES if pid_of(name)]
     found += [f"qemu pid {p}" for p in pids_with_args("qemu-system", f"guest={PREFIX}")]
     found += [f"bridge {b}" for b in leftover_bridges()]
-    found += [f"{tool} -t {table} {line}" for tool, table, line in iptables_chains()]
+    found += [f"{tool} -t {table} chain {line.split()[1]}" for tool, table, line in iptables_chains()
+              if line.startswith("-N ")]
     if POOL_DIR.is_dir():
         found += [f"volume {p.name}" for p in POOL_DIR.iterdir() if not p.name.startswith(BOX_VOLUME_PREFIX)]
     return found
