@@ -241,7 +241,7 @@ def restore_machine_network():
             path.write_text(value)
     for table, policies in before.get("policies", {}).items():
         for line in policies:
-            _, chain, target = line.split()
+            chain, target = line.split()[1:3]
             quiet(["iptables", "-t", table, "-P", chain, target])
     SNAPSHOT.unlink()
 
