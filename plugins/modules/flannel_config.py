@@ -333,8 +333,12 @@ def main():
                                  "to change it anyway, then restart flanneld and Docker on every host"
                              % (', '.join('%s %s -> %s' % (c['field'], c['before'], c['after']) for c in breaking),
                                 key, len(leases), ', '.join(lease['subnet'] for lease in leases)), **result)
-        old_vni = (before or {}).get('Backend', {}).get('VNI')
-        if leases and old_vni is not None and old_vni != effective['Backend'].get('VNI'):
+        old_backend = (before or {}).get('Backend', {})
+        old_vni = old_backend.get('VNI')
+        # Only a vxlan -> vxlan change of VNI leaves a stale flannel.<old VNI> behind;
+        # a backend change is reported through lease_breaking_changes instead.
+        if leases and old_backend.get('Type') == 'vxlan' == effective['Backend'].get('Type') \
+                and old_vni != effective['Backend'].get('VNI'):
             module.warn("VNI changes from %s: flanneld leaves a stale flannel.%s interface on each host; "
                         "delete it after restarting flanneld" % (old_vni, old_vni))
         new_text = dumps(document)
