@@ -67,8 +67,10 @@ test-integration: collection ## modules on real etcd, Open vSwitch and dockerd (
 test-lab: collection ## lab tool tests: nspawn hosts over SSH (needs root)
 	$(PYTHON) -m pytest -q tests/lab
 
-test-molecule: collection ## molecule on the lab: default (shared lab) + lab-ping (needs root)
-	$(BIN)/molecule test -s lab-ping
+# Every lab scenario, each on its own freshly booted lab.
+MOLECULE_SCENARIOS ?= lab-ping negative etcd-cluster flannel-vxlan flannel-host-gw flannel-udp ovs-gre pipework
+test-molecule: collection ## molecule scenarios on the nspawn lab (MOLECULE_SCENARIOS=...; needs root)
+	tools/run-molecule.sh $(MOLECULE_SCENARIOS)
 
 bench: collection ## benchmarks: figures and side-by-side ratios, then a summary (never fail on timing)
 	$(PYTHON) tests/bench/results.py --reset
