@@ -74,9 +74,10 @@ def converge_twice(path, extra, hosts):
 def slope(points):
     """Least-squares seconds per extra host."""
     n = len(points)
-    mean_x = sum(x for x, _ in points) / n
-    mean_y = sum(y for _, y in points) / n
-    var = sum((x - mean_x) ** 2 for x, _ in points)
+    xs = [point[0] for point in points]
+    mean_x = sum(xs) / n
+    mean_y = sum(point[1] for point in points) / n
+    var = sum((x - mean_x) ** 2 for x in xs)
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / var if var else 0.0
 
 
@@ -93,8 +94,8 @@ def main():
         print("N=%d done" % hosts, flush=True)
 
     print("\nconverge of a flannel vxlan fabric on the lab (plain-HTTP etcd, pipelining, forks 20)")
-    print("%3s %-13s %9s %9s %9s %8s %12s" % ("N", "playbook", "first s", "rerun s", "tasks/s", "rerun chg",
-                                            "rerun/first"))
+    header = ("N", "playbook", "first s", "rerun s", "tasks/s", "rerun chg", "rerun/first")
+    print("%3s %-13s %9s %9s %9s %8s %12s" % header)
     for hosts, ours, hand in rows:
         for name, (first, rerun) in (("site.yml", ours), ("hand-written", hand)):
             rate = first["results"] / first["wall"]
