@@ -13,7 +13,9 @@ import urllib.request
 
 import pytest
 
-PKI = os.path.expanduser(os.environ.get("ETCD_PKI_LOCAL_DIR", "~/.crosshost/pki/crosshost"))
+# The lab's per-instance PKI dir (inventories/lab/group_vars/all/etcd.yml).
+PKI = os.path.expanduser(os.environ.get(
+    "ETCD_PKI_LOCAL_DIR", "~/.crosshost/pki/crosshost-lab%s" % (os.environ.get("CROSSHOST_LAB") or "0")))
 CTL = "etcdctl --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/member.crt --key=/etc/etcd/pki/member.key"
 
 
