@@ -35,6 +35,9 @@ UNDERLAY_HOST = "192.168.56.1"     # the machine on libvirt's crosshost-underlay
 ARTIFACT_PORT = 18090
 SERVER_PID = libvirt.VAGRANT_DIR / "artifact-server.pid"
 BOOT_TIMEOUT = os.environ.get("CROSSHOST_VAGRANT_BOOT_TIMEOUT", "")
+# The whole `vagrant up`: vagrant-libvirt waits for a VM's DHCP lease without a
+# limit of its own (boot_timeout only covers SSH), so the tool enforces one.
+UP_TIMEOUT = float(os.environ.get("CROSSHOST_VAGRANT_UP_TIMEOUT", "900"))
 IP_FREEBIND = 15                   # linux/in.h: bind before libvirt gives the bridge its address
 
 HEADER = """\
@@ -188,16 +191,37 @@ def up(vms):
         for path in console_logs():
             path.unlink()
         started = time.monotonic()
-        proc = run(["vagrant", "up", "--parallel"], env=vagrant_env(vms), check=False, capture=True)
-        if proc.returncode != 0:
-            raise LabError(f"vagrant up failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-2500:]}\n"
-                           + failure_hint())
+        code, output = _vagrant_up(vms)
+        if code is None:
+            raise LabError(f"VM(s) did not answer SSH within {UP_TIMEOUT:.0f} s (vagrant up stopped):\n"
+                           f"{output[-1500:]}\n" + failure_hint())
+        if code != 0:
+            raise LabError(f"vagrant up failed ({code}):\n{output[-2500:]}\n" + failure_hint())
         log(f"{vms} VM(s) up in {time.monotonic() - started:.0f} s; inventory "
             f"{PROJECT / 'hosts.yml'} + {LOCAL_INVENTORY}")
     except BaseException:
         log("up failed; cleaning up")
         clean()
         raise
+
+
+def _vagrant_up(vms):
+    """`vagrant up` with a deadline; returns (exit code or None on timeout, output)."""
+    with open(libvirt.LOGS / "vagrant-up.log", "w+") as out:
+        proc = subprocess.Popen(["vagrant", "up", "--parallel"], env=vagrant_env(vms), stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            code = proc.wait(timeout=UP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)     # vagrant and its ssh children
+            proc.wait()
+            code = None
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        out.seek(0)
+        return code, out.read()
 
 
 def molecule(scenarios):
