@@ -34,7 +34,6 @@ LOCAL_INVENTORY = PROJECT / "local.yml"                 # artifact vars; written
 UNDERLAY_HOST = "192.168.56.1"     # the machine on libvirt's crosshost-underlay network
 ARTIFACT_PORT = 18090
 SERVER_PID = libvirt.VAGRANT_DIR / "artifact-server.pid"
-BOOT_TIMEOUT = os.environ.get("CROSSHOST_VAGRANT_BOOT_TIMEOUT", "")
 # The whole `vagrant up`: vagrant-libvirt waits for a VM's DHCP lease without a
 # limit of its own (boot_timeout only covers SSH), so the tool enforces one.
 UP_TIMEOUT = float(os.environ.get("CROSSHOST_VAGRANT_UP_TIMEOUT", "900"))
@@ -54,8 +53,7 @@ def vagrant_env(vms=2):
     """Environment for the project Vagrantfile and molecule: the local box, our logs."""
     return dict(os.environ, CROSSHOST_VAGRANT_BOX=vagrant_box.BOX_NAME, CROSSHOST_VAGRANT_VMS=str(vms),
                 CROSSHOST_VAGRANT_LOGS=str(libvirt.LOGS), CROSSHOST_CACHE=str(config.CACHE),
-                VAGRANT_CWD=str(PROJECT), VAGRANT_DEFAULT_PROVIDER="libvirt",
-                **({"CROSSHOST_VAGRANT_BOOT_TIMEOUT": BOOT_TIMEOUT} if BOOT_TIMEOUT else {}))
+                VAGRANT_CWD=str(PROJECT), VAGRANT_DEFAULT_PROVIDER="libvirt")
 
 
 # --- the artifact server -------------------------------------------------------
