@@ -67,7 +67,7 @@ def _prefix_end(prefix):
 
 class _Transport(object):
     def __init__(self, endpoints, ca_cert=None, client_cert=None, client_key=None,
-                 validate_certs=True, timeout=5.0, **_ignored):
+                 validate_certs=True, timeout=5.0):
         if not endpoints:
             raise EtcdError("endpoints: empty; give at least one etcd client URL such as "
                             "https://10.0.0.1:2379")
