@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.crosshost.network.plugins.module_utils.flannel_network import (
@@ -36,8 +38,51 @@ def flannel_network_config(network, subnet_len=None, subnet_min=None, subnet_max
     return effective
 
 
+# Interfaces that flannel itself addresses inside its network: flannel.<VNI> (vxlan)
+# and flannel0 (udp).
+FLANNEL_INTERFACE_PREFIXES = ('flannel.', 'flannel0')
+
+
+def _interface_networks(facts):
+    """(interface, CIDR) for every IPv4 address in gathered facts (primary and secondaries)."""
+    for name in facts.get('interfaces', []):
+        interface = facts.get(name.replace('-', '_').replace('.', '_').replace(':', '_')) or {}
+        addresses = [interface.get('ipv4')] + list(interface.get('ipv4_secondaries') or [])
+        for address in addresses:
+            if address and address.get('address') and (address.get('prefix') or address.get('netmask')):
+                cidr = '%s/%s' % (address['address'], address.get('prefix') or address['netmask'])
+                yield interface.get('device', name), ipaddress.ip_interface(cidr).network
+
+
+def flannel_network_conflicts(network, facts, subnet_len=None, lease_bridges=('docker0', 'cni0')):
+    """Host networks that overlap the flannel network, as "interface CIDR" strings.
+
+    `facts` are a host's gathered facts (ansible_facts). flannel's own interfaces
+    never conflict, and neither does a container bridge (`lease_bridges`) holding
+    exactly one lease-sized subnet of the flannel network (docker0 on its lease
+    after an earlier run). Anything else overlapping (the underlay, Docker's
+    default 172.17.0.0/16 bridge, another network) breaks routing on that host.
+    """
+    try:
+        flannel = ipaddress.ip_network(network, strict=False)
+    except ValueError as e:
+        raise AnsibleFilterError("flannel: flannel_network %r is not an IPv4 CIDR (%s)" % (network, e))
+    lease_len = int(subnet_len or 0) or None
+    conflicts = []
+    for name, host_network in _interface_networks(facts or {}):
+        if host_network.version != 4 or not host_network.overlaps(flannel):
+            continue
+        if name.startswith(FLANNEL_INTERFACE_PREFIXES):
+            continue
+        if name in lease_bridges and host_network.subnet_of(flannel) and host_network.prefixlen == lease_len:
+            continue
+        conflicts.append('%s %s' % (name, host_network))
+    return conflicts
+
+
 class FilterModule(object):
     """crosshost.network flannel filters."""
 
     def filters(self):
-        return {"flannel_network_config": flannel_network_config}
+        return {"flannel_network_config": flannel_network_config,
+                "flannel_network_conflicts": flannel_network_conflicts}
