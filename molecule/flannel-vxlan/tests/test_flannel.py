@@ -144,6 +144,38 @@ def test_docker_follows_the_lease_after_a_reboot(host):
     assert host.run("/usr/local/libexec/crosshost/crosshost-forward check").rc == 0
 
 
+def test_flanneld_authenticates_to_etcd_with_its_client_certificate(host):
+    """flanneld's etcd flags point at its own certificate; etcd (client-cert-auth)
+    answers with that certificate and refuses the same request without one."""
+    endpoints = flanneld_flag(host, "etcd-endpoints").split(",")
+    assert all(url.startswith("https://") for url in endpoints)
+    cert, key, ca = (flanneld_flag(host, flag) for flag in ("etcd-certfile", "etcd-keyfile", "etcd-cafile"))
+    private = host.file(key)
+    assert (private.mode, private.user, private.group) == (0o600, "root", "root")
+    request = "curl -sS -m 5 --cacert %s -X POST -d '{\"key\": \"Lw==\"}' %s/v3/kv/range" % (ca, endpoints[0])
+    assert '"header"' in host.check_output(request + " --cert %s --key %s" % (cert, key))
+    refused = host.run(request)
+    assert refused.rc != 0 or '"header"' not in refused.stdout, refused.stdout
+
+
+def test_no_key_material_in_the_ansible_log():
+    """converge ran with diffs on (ANSIBLE_DIFF_ALWAYS) and logged to ANSIBLE_LOG_PATH
+    (the scenario's provisioner env): no line of any private key the roles handled may
+    appear there."""
+    log_path = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.log"
+    log = log_path.read_text(errors="replace")
+    # The tasks that copy keys ran and were logged, so the search below means something.
+    assert "Install the etcd CA and the flannel client certificate and key" in log
+    assert "Install the CA certificate and the member certificate" in log
+    pki = Path.home() / ".crosshost" / "pki" / ("crosshost-lab%s" % (os.environ.get("CROSSHOST_LAB") or "0"))
+    keys = sorted(pki.glob("*.key"))
+    assert len(keys) >= 3, keys        # CA, flannel client, members
+    for key in keys:
+        body = [line for line in key.read_text().splitlines() if line and not line.startswith("-----")]
+        leaked = [line for line in body if line in log]
+        assert not leaked, "%d line(s) of %s appear in %s" % (len(leaked), key, log_path)
+
+
 @pytest.fixture(scope="session")
 def check_mode_run():
     project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
