@@ -20,5 +20,10 @@ echo
 echo "molecule scenarios:"
 printf '  %s\n' "${summary[@]}"
 passed=$(( $# - ${#failed[@]} ))
+for scenario in "${failed[@]}"; do
+  # CI shows only the end of the output: repeat why each scenario failed, last.
+  echo "--- $scenario: first failure in .build/molecule/$scenario.log"
+  grep -m1 -B3 -A12 -E '^fatal:|FAILED!|^ERROR|Error:' ".build/molecule/$scenario.log" | cut -c1-400
+done
 echo "${passed} passed, ${#failed[@]} failed"
 ((${#failed[@]} == 0))
