@@ -24,15 +24,13 @@ iperf3 is in the lab's host image, not in the busybox probe image, so it runs on
 the host inside the probe's network namespace (`nsenter --net=/proc/PID/ns/net`).
 The OVS GRE fabric runs on the userspace (netdev) datapath in the lab (no kernel
 OVS datapath or GRE module here): its figure is not what the kernel datapath does.
-On that datapath TCP from the containers arrives with bad checksums (the veth's TX
-checksum offload is never completed); --ovs-csum-workaround turns the offload off
-on the docker-side veth after the converge to measure it anyway, labelled apart.
+(On that datapath the ovs_gre role turns TX checksum offload off on the docker-side
+veth; without it TCP arrived with bad checksums and only pings crossed.)
 
 Runs on its own lab instance (CROSSHOST_LAB=6 unless set) and removes it on exit,
 also after a failure, Ctrl-C or SIGTERM. Takes about 8 minutes.
 
     python tests/bench/bench_datapath.py [--fabrics host-gw vxlan udp ovs-gre] [--seconds 5] [--repeat 3]
-                                         [--ovs-csum-workaround]
 """
 import argparse
 import collections
@@ -67,10 +65,7 @@ CONVERGE_TIMEOUT = 900
 
 # moves_underlay: the converge changes the host-to-host path itself, so the underlay
 # baseline is taken before it (else side by side with the fabric, after it).
-# csum_workaround: a veth whose TX checksum offload is turned off after the converge
-# (only with --ovs-csum-workaround; None means the fabric exactly as the roles leave it).
-Fabric = collections.namedtuple("Fabric", "key name lab_fabric playbooks extra verify_group moves_underlay target note "
-                                          "csum_workaround", defaults=[None])
+Fabric = collections.namedtuple("Fabric", "key name lab_fabric playbooks extra verify_group moves_underlay target note")
 FLANNEL_PLAYBOOKS = ["playbooks/etcd.yml", "playbooks/flannel.yml", "playbooks/docker.yml"]
 FABRICS = [
     Fabric("host-gw", "flannel host-gw", "flannel", FLANNEL_PLAYBOOKS,
@@ -262,19 +257,6 @@ def start_probes(fabric):
     return probe_endpoints()
 
 
-def checksum_offload_off(interface):
-    """The lab workaround for OVS GRE (--ovs-csum-workaround): the docker-side veth
-    computes TCP/UDP checksums itself instead of passing them to an offload that the
-    userspace datapath never completes. Through pyroute2 (in the host image; ethtool is not)."""
-    script = ("from pyroute2.ethtool import Ethtool\n"
-              "tool = Ethtool()\n"
-              "features = tool.get_features(%r)\n"
-              "features.features['tx-checksum-ip-generic'].enable = False\n"
-              "tool.set_features(%r, features)\n" % (interface, interface))
-    for host in ("lab1", "lab2"):
-        on_host(host, ["python3", "-c", script])
-
-
 def measure_underlay(path, seconds, repeat):
     return dict(throughput([path], seconds, repeat)[0], rtt=rtt(path), path=describe(path))
 
@@ -292,8 +274,6 @@ def measure_fabric(fabric, seconds, repeat):
             underlay = measure_underlay(underlay_path, seconds, repeat)
         print("  converged in %.0f s" % playbooks(fabric.playbooks, dict(PKI_VARS, **fabric.extra)), flush=True)
         probe_path = start_probes(fabric)
-        if fabric.csum_workaround:
-            checksum_offload_off(fabric.csum_workaround)
         result = {"path": describe(probe_path)}
         try:
             if underlay is None:
@@ -373,24 +353,11 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt
 
 
-def selected_fabrics(args):
-    fabrics = [fabric for fabric in FABRICS if fabric.key in args.fabrics]
-    if not args.ovs_csum_workaround:
-        return fabrics
-    # Labelled apart: these figures are not what the ovs_gre role alone delivers.
-    return [fabric._replace(name=fabric.name + " (csum off)", csum_workaround="vgre-docker",
-                            note=fabric.note + "; tx checksum offload off on vgre-docker by hand")
-            if fabric.key == "ovs-gre" else fabric for fabric in fabrics]
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--fabrics", nargs="+", choices=[f.key for f in FABRICS], default=[f.key for f in FABRICS])
     parser.add_argument("--seconds", type=int, default=5, help="seconds per iperf3 run (default 5)")
     parser.add_argument("--repeat", type=int, default=3, help="iperf3 runs per path, median taken (default 3)")
-    parser.add_argument("--ovs-csum-workaround", action="store_true",
-                        help="turn TX checksum offload off on each host's vgre-docker veth after the OVS GRE "
-                             "converge, so TCP crosses the userspace datapath (figures labelled 'csum off')")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _terminate)
     start = time.perf_counter()
@@ -400,7 +367,7 @@ def main():
     rows, failures = [], []
     try:
         lab("down")        # leftovers of an earlier, killed run of this instance
-        for fabric in selected_fabrics(args):
+        for fabric in [fabric for fabric in FABRICS if fabric.key in args.fabrics]:
             print("%s:" % fabric.name, flush=True)
             try:
                 result = measure_fabric(fabric, args.seconds, args.repeat)
