@@ -133,6 +133,30 @@ def test_docker_runs_the_lab_image(running_lab, inventory):
     assert out.stdout.split() == ["container-ok", "overlay2"]
 
 
+def test_restart_is_a_cold_boot_of_one_host(running_lab):
+    """`restart lab2` (segment 1, behind the router): a new boot on the same disk, a fresh
+    network namespace (run-time links gone, eth0 and the route across the router back),
+    an empty /run; the other hosts keep running; exec and SSH reach the new boot."""
+    others = {n: host_run(n, "cat /proc/sys/kernel/random/boot_id").stdout for n in ("lab1", "lab3")}
+    before = host_run("lab2", "cat /proc/sys/kernel/random/boot_id /etc/machine-id").stdout.split()
+    host_run("lab2", "echo kept > /root/restart-marker && touch /run/restart-marker && "
+                     "ip link add restart-br type bridge")
+    proc = lab("restart", "lab2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    boot_id, machine_id = host_run("lab2", "cat /proc/sys/kernel/random/boot_id /etc/machine-id").stdout.split()
+    assert boot_id != before[0] and machine_id == before[1]
+    assert host_run("lab2", "cat /root/restart-marker").stdout.strip() == "kept"
+    assert host_run("lab2", "test -e /run/restart-marker", check=False).returncode == 1
+    assert host_run("lab2", "ip link show restart-br", check=False).returncode != 0
+    host_run("lab2", "ping -c 1 -W 2 lab1")          # across the router again
+    assert lab("exec", "lab2", "--", "hostname").stdout.strip() == "lab2"
+    assert {n: host_run(n, "cat /proc/sys/kernel/random/boot_id").stdout for n in others} == others
+    status = lab("status")
+    assert status.returncode == 0 and status.stdout.count("ssh ok") == HOSTS
+    missing = lab("restart", "nosuch")
+    assert missing.returncode == 1 and "no running lab host named 'nosuch'" in missing.stderr
+
+
 def test_hosts_have_no_way_out(running_lab):
     for name in ("lab1", "lab2"):
         assert host_run(name, "ip route show default").stdout.strip() == ""

@@ -1,4 +1,4 @@
-"""Command line: python -m tools.lab build|up|down|status|ssh|exec."""
+"""Command line: python -m tools.lab build|up|down|restart|status|ssh|exec."""
 import argparse
 import os
 import sys
@@ -23,6 +23,9 @@ def parse(argv):
                     help="which role groups the hosts join: flannel (etcd, flannel, docker, pipework), "
                          "ovs-gre (ovs_gre, docker, pipework) or all (default)")
     sub.add_parser("down", help="stop every host and remove everything the lab made")
+    restart = sub.add_parser("restart", help="reboot one host (power off, fresh network namespace, boot, "
+                                               "wait for SSH); disk contents are kept")
+    restart.add_argument("host")
     sub.add_parser("status", help="show what runs")
     ssh = sub.add_parser("ssh", help="log in to a host as root (extra args go to ssh)")
     ssh.add_argument("host")
@@ -50,6 +53,8 @@ def main(argv=None):
             return lifecycle.status()
         elif args.command == "down":
             lifecycle.down()
+        elif args.command == "restart":
+            lifecycle.restart(args.host)
         elif args.command == "status":
             return lifecycle.status()
         elif args.command == "ssh":

@@ -131,6 +131,33 @@ def _boot(st, img, count, segments):
     inventory.write(st)
 
 
+def restart(name, grace=30.0):
+    """Reboot one host as a power cycle would: power it off (systemd shuts down inside),
+    give it a fresh network namespace (links, addresses, routes and iptables rules
+    made at run time are gone, as after a real reboot; eth0 and the lab routes come
+    back), boot it again on the same root and /var/lib/docker, wait for SSH.
+    /run inside is a tmpfs, so it starts empty; files on disk are kept."""
+    with state.locked():
+        st = state.load()
+        host = next((h for h in st.get("hosts", []) if h["name"] == name), None)
+        if host is None or st.get("phase") != "running":
+            raise LabError(f"no running lab host named {name!r}; running: "
+                           f"{', '.join(h['name'] for h in st.get('hosts', [])) or 'none'}")
+        started = time.monotonic()
+        hosts.stop_all([host], timeout=grace)
+        hosts.kill_netns_processes(host["netns"])
+        network.delete_host_link(host["name"])
+        network.create_host_link(host["name"], host["segment"], host["address"], st["segments"])
+        host["pid"] = hosts.start(host)
+        host["leader"] = None
+        state.save(st)
+        hosts.wait_for_ssh([host])
+        host["leader"] = hosts.leader_pid(host["pid"])
+        state.save(st)
+        log(f"{name} restarted; answers SSH {time.monotonic() - started:.1f} s after the power-off began")
+        return host
+
+
 def down():
     with state.locked():
         st = state.load()

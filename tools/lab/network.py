@@ -109,6 +109,14 @@ def create_host_link(name, segment, host_address, segments):
     return netns
 
 
+def delete_host_link(name):
+    """Remove a host's underlay veth and namespace (with every link made inside it).
+    The veth goes first and explicitly: a namespace is torn down asynchronously, and
+    its veth's outside name must be free again for create_host_link."""
+    quiet(["ip", "link", "delete", host_netns(name)])
+    quiet(["ip", "netns", "delete", host_netns(name)])
+
+
 def lab_links():
     """Every link on the machine that carries the lab prefix."""
     links = json.loads(run(["ip", "-j", "link", "show"], capture=True).stdout or "[]")
