@@ -23,7 +23,7 @@ PACKAGES = [
     "docker.io", "containerd", "tini",
     "openvswitch-switch", "python3-openvswitch",
     "etcd-server", "etcd-client",
-    "bridge-utils", "python3-pyroute2", "iperf3",
+    "bridge-utils", "python3-pyroute2", "iperf3", "ethtool",
 ]
 
 # Installed, but the roles enable and start them.
