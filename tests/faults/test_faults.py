@@ -1,0 +1,288 @@
+"""Faults on a converged flannel vxlan fabric (3 hosts, 3 etcd members, TLS), in order.
+
+Each test breaks one thing the way an operator, a crash or a power cut would, checks
+the real state on the hosts (systemd, links, routes, etcd keys, containers) and
+leaves the fabric healthy for the next one. Nothing is mocked; waits poll with
+generous deadlines and no assertion depends on how long something took.
+"""
+import json
+import secrets
+
+from fault_helpers import (APP, BASE_VARS, PREFIX, active, address, app, app_pings, client_url, cluster_healthy,
+                           docker0, endpoint_health, ensure_app, etcd_items, etcdctl, flannel_config,
+                           flannel_links, lab, lease_of, leases, main_pid, member_list, out,
+                           overlay_routes, playbook, sh, subnet_env, verify_matrix, wait_for)
+
+SENTINEL_PREFIX = "/crosshost-faults/"
+
+
+def snapshot(fabric):
+    """What must survive a fault: per host the lease, docker0, daemons' PIDs, the app."""
+    inventory = fabric["inventory"]
+    lease_map = leases("lab3")
+    state = {}
+    for host in fabric["hosts"]:
+        state[host] = {
+            "subnet": subnet_env(host)["FLANNEL_SUBNET"],
+            "lease_key": lease_of(lease_map, address(inventory, host)),
+            "docker0": docker0(host),
+            "flanneld_pid": main_pid(host, "flanneld"),
+            "dockerd_pid": main_pid(host, "docker"),
+        }
+    return state
+
+
+def assert_cluster_heals(fabric, members_before, asked_from="lab3"):
+    inventory = fabric["inventory"]
+    health = wait_for("all 3 etcd members healthy",
+                      lambda: cluster_healthy(asked_from, inventory, fabric["hosts"]), timeout=180)
+    assert sorted(health) == sorted(client_url(inventory, h) for h in fabric["hosts"])
+    members = member_list(asked_from)
+    # The same members (IDs) rejoined: none was removed or re-added.
+    assert {(m["ID"], m.get("name")) for m in members} == members_before
+    return members
+
+
+def test_etcd_member_down_site_converges_through_failover(fabric):
+    """The first etcd endpoint (lab1, first in every endpoint list) stops. site.yml on
+    the hosts whose etcd is up converges with nothing changed, flannel_config fails
+    over to the next endpoint, flanneld on lab1 keeps its lease, and the member
+    rejoins (same ID, catches up on a write made while it was down) once started."""
+    inventory = fabric["inventory"]
+    members_before = {(m["ID"], m["name"]) for m in member_list("lab3")}
+    before = snapshot(fabric)
+    down_url = client_url(inventory, "lab1")
+    marker_key, marker = SENTINEL_PREFIX + "written-while-lab1-down", secrets.token_hex(8)
+
+    sh("lab1", "systemctl stop etcd.service")
+    try:
+        assert not active("lab1", "etcd")
+        assert endpoint_health("lab3", inventory, ["lab1"]) == {down_url: False}
+        etcdctl("lab3", f"put {marker_key} {marker}")
+
+        # lab1 is the member under maintenance: converge the others (a full site.yml would
+        # start lab1's etcd again first - the etcd role heals stopped members, which the
+        # molecule etcd-cluster scenario covers - and flannel_config would never fail over).
+        run = playbook("site.yml", extra=BASE_VARS, limit="all:!lab1")
+        assert run.rc == 0, run.summary()
+        assert {h: run.changed(h) for h in ("lab2", "lab3")} == {"lab2": 0, "lab3": 0}, \
+            {h: run.changed_tasks(h) for h in ("lab2", "lab3")}
+        config_results = run.results("Ensure the flannel network config in etcd")
+        assert config_results, "flannel_config did not run"
+        for result in config_results.values():
+            assert result["endpoint"] == client_url(inventory, "lab2"), result
+            assert not result.get("changed")
+            assert len(result["leases"]) == 3
+        # flanneld on lab1 fails over on its own and keeps its lease.
+        assert active("lab1", "flanneld", "docker")
+        assert subnet_env("lab1")["FLANNEL_SUBNET"] == before["lab1"]["subnet"]
+        assert main_pid("lab1", "flanneld") == before["lab1"]["flanneld_pid"]
+    finally:
+        sh("lab1", "systemctl start etcd.service", check=False)
+
+    assert_cluster_heals(fabric, members_before, asked_from="lab1")
+    # lab1 caught up: a serializable read answered by lab1's own copy of the data.
+    wait_for("lab1 to hold the key written while it was down",
+             lambda: etcdctl("lab1", f"get {marker_key} --print-value-only --consistency=s",
+                             endpoints=down_url).stdout.strip() == marker, timeout=60)
+    after = snapshot(fabric)
+    assert after == before
+    etcdctl("lab3", f"del {marker_key}")
+
+
+def test_etcd_quorum_lost_site_fails_clearly_and_changes_nothing(fabric):
+    """Two of three members are cut off (peer port 2380 dropped on lab1 and lab2, both
+    ways): etcd runs everywhere but has no quorum, which no restart can fix. site.yml
+    stops in the etcd play naming etcd and the unhealthy endpoints, with changed=0 on
+    every host; flanneld and Docker keep running on the same leases. Once the cut is
+    removed the cluster is healthy again."""
+    inventory = fabric["inventory"]
+    members_before = {(m["ID"], m["name"]) for m in member_list("lab3")}
+    before = snapshot(fabric)
+    config_before = flannel_config("lab3")
+    rules = ["INPUT -p tcp --dport 2380 -j DROP", "INPUT -p tcp --sport 2380 -j DROP"]
+    cut = ["lab1", "lab2"]
+    try:
+        for host in cut:
+            for rule in rules:
+                sh(host, f"iptables -I {rule}")
+        wait_for("the cluster to lose quorum",
+                 lambda: not any(endpoint_health("lab3", inventory, fabric["hosts"]).values()), timeout=120)
+
+        # Fewer health retries than the default 30: the outcome is the same, only sooner.
+        run = playbook("site.yml", extra=dict(BASE_VARS, etcd_health_retries=3, etcd_health_delay=2))
+        assert run.rc != 0, run.summary()
+        failures = run.failures()
+        assert failures, run.summary()
+        failed_hosts = {host for host, _task, _msg in failures}
+        assert failed_hosts == set(fabric["hosts"]), run.summary()
+        for host, task, message in failures:
+            assert "etcd" in (task + message).lower(), (host, task, message)
+            assert "unhealthy" in message, (host, task, message)
+            assert client_url(inventory, host) in message, (host, task, message)
+        # It stopped in the etcd play: flannel_config and the later roles never ran.
+        assert not run.results("Ensure the flannel network config in etcd")
+        assert {h: run.changed(h) for h in fabric["hosts"]} == {h: 0 for h in fabric["hosts"]}, \
+            {h: run.changed_tasks(h) for h in fabric["hosts"]}
+        for host in fabric["hosts"]:
+            assert active(host, "etcd", "flanneld", "docker"), host
+            assert subnet_env(host)["FLANNEL_SUBNET"] == before[host]["subnet"]
+            assert main_pid(host, "flanneld") == before[host]["flanneld_pid"]
+            assert main_pid(host, "docker") == before[host]["dockerd_pid"]
+    finally:
+        for host in cut:
+            for rule in rules:
+                sh(host, f"while iptables -D {rule} 2>/dev/null; do :; done", check=False)
+
+    assert_cluster_heals(fabric, members_before)
+    assert flannel_config("lab3") == config_before
+    assert snapshot(fabric) == before
+
+
+def test_flanneld_restart_keeps_lease_and_containers(fabric):
+    """flanneld restarts on lab2: the same subnet (subnet.env and the etcd lease key),
+    Docker is not bounced (Wants=, not Requires=), running containers keep their IDs
+    and addresses and still reach the other hosts' containers, and the matrix is green."""
+    inventory = fabric["inventory"]
+    apps = {host: ensure_app(host, inventory) for host in fabric["hosts"]}
+    before = snapshot(fabric)
+    lease_keys = sorted(leases("lab3"))
+
+    sh("lab2", "systemctl restart flanneld.service")
+    wait_for("flanneld active on lab2", lambda: active("lab2", "flanneld"))
+
+    assert main_pid("lab2", "flanneld") != before["lab2"]["flanneld_pid"], "flanneld was not restarted"
+    assert subnet_env("lab2")["FLANNEL_SUBNET"] == before["lab2"]["subnet"]
+    assert lease_of(leases("lab3"), address(inventory, "lab2")) == before["lab2"]["lease_key"]
+    assert sorted(leases("lab3")) == lease_keys
+    assert main_pid("lab2", "docker") == before["lab2"]["dockerd_pid"]
+    assert docker0("lab2") == before["lab2"]["docker0"]
+    assert "flannel.1" in flannel_links("lab2")
+    for host in fabric["hosts"]:
+        now = app(host)
+        assert now["running"] and now["id"] == apps[host]["id"] and now["ip"] == apps[host]["ip"], (host, now)
+    for source, target in (("lab2", "lab1"), ("lab2", "lab3"), ("lab1", "lab2")):
+        assert wait_for(f"{APP} on {source} to reach {target}'s",
+                        lambda: app_pings(source, apps[target]["ip"]), timeout=60)
+    verify_matrix()
+
+
+def test_host_reboot_brings_the_fabric_back_without_ansible(fabric):
+    """lab3 is power-cycled (fresh network namespace: no links, routes or rules survive;
+    disk kept, /run empty) and nothing else runs: etcd, flanneld and Docker start in
+    that order, flanneld gets the same lease back, docker0 comes up on it, the member
+    is healthy again and the matrix is green."""
+    inventory = fabric["inventory"]
+    members_before = {(m["ID"], m["name"]) for m in member_list("lab1")}
+    before = snapshot(fabric)
+    boot_id = out("lab3", "cat /proc/sys/kernel/random/boot_id")
+
+    restarted = lab("restart", "lab3")
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    assert out("lab3", "cat /proc/sys/kernel/random/boot_id") != boot_id
+
+    wait_for("etcd, flanneld and Docker active on lab3",
+             lambda: active("lab3", "etcd", "flanneld", "docker", "crosshost-forward"), timeout=240)
+    stamps = {unit: {prop: int(out("lab3", f"systemctl show -p {prop} --value {unit}"))
+                     for prop in ("InactiveExitTimestampMonotonic", "ActiveEnterTimestampMonotonic")}
+              for unit in ("etcd", "flanneld", "docker")}
+    assert all(value > 0 for unit in stamps.values() for value in unit.values()), stamps
+    # Ordering, not timing: each starts only once the one before it is up.
+    assert stamps["etcd"]["ActiveEnterTimestampMonotonic"] <= stamps["flanneld"]["InactiveExitTimestampMonotonic"], stamps
+    assert stamps["flanneld"]["ActiveEnterTimestampMonotonic"] <= stamps["docker"]["InactiveExitTimestampMonotonic"], stamps
+
+    env = subnet_env("lab3")
+    assert env["FLANNEL_SUBNET"] == before["lab3"]["subnet"]
+    assert lease_of(leases("lab1"), address(inventory, "lab3")) == before["lab3"]["lease_key"]
+    assert docker0("lab3") == [env["FLANNEL_SUBNET"]]
+    assert json.loads(out("lab3", "cat /etc/docker/daemon.json"))["bip"] == env["FLANNEL_SUBNET"]
+    assert sorted(flannel_links("lab3")) == ["flannel.1"]
+    sh("lab3", "/usr/local/libexec/crosshost/crosshost-forward check")
+    assert_cluster_heals(fabric, members_before, asked_from="lab1")
+    verify_matrix()
+
+
+def test_docker_restart_with_live_restore_keeps_containers(fabric):
+    """Docker restarts on lab1 while a container runs: with docker_live_restore: true
+    the container survives (same ID, same process, never restarted, same address),
+    the lease does not move and the container still reaches the other hosts."""
+    inventory = fabric["inventory"]
+    daemon = json.loads(out("lab1", "cat /etc/docker/daemon.json"))
+    assert daemon.get("live-restore") is True, daemon
+    assert out("lab1", "docker info -f '{{.LiveRestoreEnabled}}'") == "true"
+    apps = {host: ensure_app(host, inventory) for host in fabric["hosts"]}
+    before = snapshot(fabric)
+
+    sh("lab1", "systemctl restart docker.service")
+    wait_for("Docker active on lab1", lambda: active("lab1", "docker"))
+
+    assert main_pid("lab1", "docker") != before["lab1"]["dockerd_pid"], "dockerd was not restarted"
+    assert app("lab1") == apps["lab1"]          # ID, running, process, StartedAt, address
+    env = subnet_env("lab1")
+    assert env["FLANNEL_SUBNET"] == before["lab1"]["subnet"]
+    assert lease_of(leases("lab3"), address(inventory, "lab1")) == before["lab1"]["lease_key"]
+    assert docker0("lab1") == before["lab1"]["docker0"]
+    assert main_pid("lab1", "flanneld") == before["lab1"]["flanneld_pid"]
+    sh("lab1", "/usr/local/libexec/crosshost/crosshost-forward check")
+    for source, target in (("lab1", "lab2"), ("lab1", "lab3"), ("lab2", "lab1")):
+        assert wait_for(f"{APP} on {source} to reach {target}'s",
+                        lambda: app_pings(source, apps[target]["ip"]), timeout=60)
+
+
+def _assert_backend(fabric, backend, sentinel, other_keys):
+    inventory = fabric["inventory"]
+    hosts = fabric["hosts"]
+    assert flannel_config("lab1")["Backend"]["Type"] == backend
+    lease_map = leases("lab1")
+    assert len(lease_map) == len(hosts), sorted(lease_map)
+    assert {lease["BackendType"] for lease in lease_map.values()} == {backend}
+    # The flannel prefix holds the config and one lease per host, nothing else.
+    assert sorted(etcd_items("lab1", PREFIX + "/")) == sorted([PREFIX + "/config"] + list(lease_map))
+    # Everything outside the flannel prefix is untouched, the sentinel included.
+    outside = {k: v for k, v in etcd_items("lab1").items() if not k.startswith(PREFIX + "/")}
+    assert outside == other_keys
+    assert outside[sentinel[0]] == sentinel[1]
+    mtu = {"vxlan": "1450", "host-gw": "1500"}[backend]
+    peers_by_subnet = {key.rsplit("/", 1)[1].replace("-", "/"): value["PublicIP"] for key, value in lease_map.items()}
+    for host in hosts:
+        assert active(host, "flanneld", "docker"), host
+        env = subnet_env(host)
+        assert env["FLANNEL_MTU"] == mtu, (host, env)
+        assert docker0(host) == [env["FLANNEL_SUBNET"]], host
+        daemon = json.loads(out(host, "cat /etc/docker/daemon.json"))
+        assert (daemon["bip"], daemon["mtu"]) == (env["FLANNEL_SUBNET"], int(mtu)), (host, daemon)
+        links = flannel_links(host)
+        routes = overlay_routes(host, env["FLANNEL_NETWORK"])
+        peers = {subnet: ip for subnet, ip in peers_by_subnet.items() if ip != address(inventory, host)}
+        assert sorted(r["dst"] for r in routes) == sorted(peers), (host, routes)
+        if backend == "vxlan":
+            assert sorted(links) == ["flannel.1"], (host, sorted(links))
+            link = links["flannel.1"]
+            assert link["linkinfo"]["info_data"]["id"] == 1 and link["mtu"] == 1450
+            assert all(r["dev"] == "flannel.1" for r in routes), (host, routes)
+        else:
+            assert links == {}, (host, sorted(links))     # no stale flannel.1
+            assert all(r["dev"] == "eth0" and r["gateway"] == peers[r["dst"]] for r in routes), (host, routes)
+
+
+def test_backend_change_vxlan_host_gw_vxlan_with_force(fabric):
+    """The backend changes vxlan -> host-gw -> vxlan with flannel_config_force (flannel
+    and docker playbooks, the components a backend change touches). After each step:
+    the config and every lease carry the new type, no stale interface or route is
+    left, Docker follows the new MTU, every other etcd key (a sentinel included) is
+    untouched, and the matrix is green."""
+    sentinel = (SENTINEL_PREFIX + "sentinel", secrets.token_hex(8))
+    etcdctl("lab1", f"put {sentinel[0]} {sentinel[1]}")
+    try:
+        other_keys = {k: v for k, v in etcd_items("lab1").items() if not k.startswith(PREFIX + "/")}
+        _assert_backend(fabric, "vxlan", sentinel, other_keys)
+        for backend in ({"type": "host-gw"}, {"type": "vxlan", "vni": 1}):
+            run = playbook("flannel.yml", "docker.yml",
+                           extra=dict(BASE_VARS, flannel_backend=backend, flannel_config_force=True))
+            assert run.rc == 0, run.summary()
+            config_result = run.results("Ensure the flannel network config in etcd")
+            assert any(r.get("changed") for r in config_result.values()), config_result
+            _assert_backend(fabric, backend["type"], sentinel, other_keys)
+            verify_matrix()
+    finally:
+        etcdctl("lab1", f"del {sentinel[0]}", check=False)
