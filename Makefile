@@ -26,7 +26,7 @@ export CROSSHOST_LAB := $(LAB)
 export CROSSHOST_LAB_SUFFIX := $(if $(filter-out 0,$(LAB)),-$(LAB),)
 
 .PHONY: help deps collection build test test-unit test-sanity test-lint \
-        test-integration test-lab test-molecule bench demo lab-build lab-up lab-down lab-status clean \
+        test-integration test-lab test-faults test-molecule bench demo lab-build lab-up lab-down lab-status clean \
         test-vagrant vagrant-box vagrant-clean
 
 help: ## list the targets
@@ -46,7 +46,7 @@ collection: deps
 build: deps ## build the collection tarball with ansible-galaxy
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)
 
-test: deps collection build test-unit test-sanity test-lint test-integration test-lab test-molecule ## run every test (what CI runs)
+test: deps collection build test-unit test-sanity test-lint test-integration test-lab test-faults test-molecule ## run every test (what CI runs)
 	@echo "make test: all suites passed"
 
 test-unit: collection ## unit tests of pure logic (pytest)
@@ -69,6 +69,9 @@ test-lab: collection ## lab tool tests: nspawn hosts over SSH (needs root)
 
 # Every lab scenario, each on its own freshly booted lab.
 MOLECULE_SCENARIOS ?= lab-ping negative etcd-cluster flannel-vxlan flannel-host-gw flannel-udp ovs-gre pipework
+test-faults: collection ## fault tests on a 3-host lab: etcd member/quorum loss, restarts, reboot, backend change (needs root)
+	$(PYTHON) -m pytest -q tests/faults
+
 test-molecule: collection ## molecule scenarios on the nspawn lab (MOLECULE_SCENARIOS=...; needs root)
 	tools/run-molecule.sh $(MOLECULE_SCENARIOS)
 

@@ -232,11 +232,23 @@ def customize(root):
         deb.unlink()
 
 
+def images_in_use():
+    """Images that a lab instance (any of them: run/, run-1/ ... run-9/) booted from."""
+    in_use = set()
+    for state_file in config.CACHE.glob("run*/state.json"):
+        try:
+            image = json.loads(state_file.read_text()).get("image")
+        except (OSError, ValueError):
+            continue
+        if image:
+            in_use.add(image)
+    return in_use
+
+
 def prune_images(keep):
-    """Remove images of older recipes, unless a running lab still uses one."""
-    from tools.lab import state
-    in_use = state.load().get("image")
+    """Remove images of older recipes, unless a lab instance still runs on one."""
+    in_use = images_in_use()
     for path in config.IMAGES.iterdir():
-        if path != keep and str(path) != in_use and not path.name.startswith(".build-"):
+        if path != keep and str(path) not in in_use and not path.name.startswith(".build-"):
             log(f"removing old image {path.name}")
             shutil.rmtree(path, ignore_errors=True)
