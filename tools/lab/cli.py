@@ -24,7 +24,7 @@ def parse(argv):
                          "ovs-gre (ovs_gre, docker, pipework) or all (default)")
     sub.add_parser("down", help="stop every host and remove everything the lab made")
     restart = sub.add_parser("restart", help="reboot one host (power off, fresh network namespace, boot, "
-                                               "wait for SSH); disk contents are kept")
+                             "wait for SSH); disk contents are kept")
     restart.add_argument("host")
     sub.add_parser("status", help="show what runs")
     ssh = sub.add_parser("ssh", help="log in to a host as root (extra args go to ssh)")
