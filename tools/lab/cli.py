@@ -1,6 +1,7 @@
 """Command line: python -m tools.lab build|up|down|restart|status|ssh|exec."""
 import argparse
 import os
+import signal
 import sys
 
 from tools.lab import artifacts, config, hosts, image, inventory, lifecycle, state
@@ -37,6 +38,9 @@ def parse(argv):
 
 
 def main(argv=None):
+    # A shell starts background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt: Ctrl-C (SIGINT) must always clean up, so take it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = parse(sys.argv[1:] if argv is None else argv)
     if os.geteuid() != 0 and args.command not in ("status",):
         log("needs root (namespaces, bridges, mounts)")
