@@ -86,16 +86,20 @@ def test_ranges_distinct_and_disjoint(host):
     assert str(bips[me].ip) in host.interface("docker0").addresses
 
 
+def _peer_bridges(host):
+    """(peer host, this docker0 address, the peer's docker0 address) for every other host."""
+    variables = host.ansible.get_variables()
+    src = _bip(host)["bip"].split("/")[0]
+    for name in variables["groups"]["ovs_gre"]:
+        if name != variables["inventory_hostname"]:
+            peer = _peer(host, name)
+            yield peer, src, _bip(peer)["bip"].split("/")[0]
+
+
 @pytest.mark.parametrize("size", [56, MTU - 28])
 def test_full_mtu_ping_to_every_peer_bridge(host, size):
     """From docker0's address across the tunnels to each peer's docker0, up to the inner MTU (DF set)."""
-    names = host.ansible.get_variables()["groups"]["ovs_gre"]
-    me = host.ansible.get_variables()["inventory_hostname"]
-    src = _bip(host)["bip"].split("/")[0]
-    for name in names:
-        if name == me:
-            continue
-        dst = _bip(_peer(host, name))["bip"].split("/")[0]
+    for _peer_host, src, dst in _peer_bridges(host):
         out = host.run("ping -c 2 -W 3 -M do -s %d -I %s %s" % (size, src, dst))
         assert out.rc == 0, out.stdout + out.stderr
 
@@ -103,14 +107,7 @@ def test_full_mtu_ping_to_every_peer_bridge(host, size):
 def test_tcp_to_every_peer_bridge(host):
     """TCP (not only ICMP) crosses the tunnels: on the userspace datapath a checksum left
     to offload arrives broken, so pings pass while every TCP connection times out."""
-    names = host.ansible.get_variables()["groups"]["ovs_gre"]
-    me = host.ansible.get_variables()["inventory_hostname"]
-    src = _bip(host)["bip"].split("/")[0]
-    for name in names:
-        if name == me:
-            continue
-        peer = _peer(host, name)
-        dst = _bip(peer)["bip"].split("/")[0]
+    for peer, src, dst in _peer_bridges(host):
         peer.run_expect([0], "iperf3 --server --one-off --daemon --bind %s --port 5299" % dst)
         try:
             out = host.run("iperf3 --client %s --bind %s --port 5299 --time 1 --connect-timeout 3000 --json"
