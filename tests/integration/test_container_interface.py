@@ -17,8 +17,8 @@ from dockerd_daemon import Dockerd, NetNS
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (netns)")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BUSYBOX_TAR = os.path.join(os.environ.get("CROSSHOST_CACHE", os.path.expanduser("~/.cache/crosshost-network")),
-                           "artifacts", "busybox-image.tar")
+sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+from tools.lab.artifacts import write_busybox_image  # noqa: E402  (the lab's probe image, built here)
 
 
 @pytest.fixture
@@ -211,16 +211,17 @@ def test_missing_namespace_and_container(netns, module_runner, tmp_path):
     assert gone.get("failed") is not True and gone["changed"] is False
 
 
-@pytest.mark.skipif(not os.path.exists(BUSYBOX_TAR), reason="no lab busybox image (make lab-build)")
 def test_real_docker_container(netns, module_runner, tmp_path):
     """A container of a real dockerd: attach, re-run unchanged, `docker restart`, re-run restores."""
+    busybox_tar = tmp_path / "busybox-image.tar"
+    write_busybox_image(busybox_tar)
     config = tmp_path / "daemon.json"
     config.write_text('{"storage-driver": "vfs", "log-level": "warn"}\n')
     daemon = Dockerd(netns("cid"), str(config))
     try:
         ok, log = daemon.start()
         assert ok, log
-        daemon.docker("import", BUSYBOX_TAR, "busybox:ci")
+        daemon.docker("import", str(busybox_tar), "busybox:ci")
         daemon.docker("run", "-d", "--init", "--name", "c1", "busybox:ci", "sleep", "3600")
         args = {"host_netns": daemon.netns.name, "docker_host": "unix://" + daemon.sock,
                 "container": "c1", "bridge": "brci", "address": "10.79.0.5/24",
