@@ -272,7 +272,6 @@ bridge:
 
 import glob
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
@@ -291,38 +290,13 @@ from ansible_collections.crosshost.network.plugins.module_utils.docker_daemon im
     render_daemon_json,
     render_dropin,
 )
+from ansible_collections.crosshost.network.plugins.module_utils.files import read_text, write_atomic
 
 try:
     from pyroute2 import IPRoute, NetNS
     HAS_PYROUTE2 = True
 except ImportError:
     HAS_PYROUTE2 = False
-
-
-def read_text(path):
-    try:
-        with open(path, "r") as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
-def write_atomic(module, path, text, mode):
-    """Write `text` to `path` through a temp file in the same directory and atomic_move."""
-    directory = os.path.dirname(path) or "."
-    existed = os.path.exists(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    if not existed:
-        os.chmod(path, mode)
 
 
 def scan_files(patterns, dropin_path):

@@ -1,0 +1,127 @@
+"""crosshost.network.config_files through real Ansible on a temporary directory.
+
+The roles write their units and helpers with this module; these tests check the
+file system after each call: content, modes, check mode writes nothing, a failed
+validation replaces nothing, and a second call changes nothing.
+"""
+import os
+import stat
+
+UNIT = "[Unit]\nDescription=crosshost config_files test\n\n[Service]\nExecStart=/bin/true\n"
+
+
+def mode_of(path):
+    return stat.S_IMODE(os.stat(str(path)).st_mode)
+
+
+def args_for(tmp_path, unit=UNIT, unit_mode="0644", validate=None):
+    unit_entry = {"path": str(tmp_path / "etc" / "hello.service"), "content": unit, "mode": unit_mode}
+    if validate:
+        unit_entry["validate"] = validate
+    return {
+        "directories": [{"path": str(tmp_path / "etc"), "mode": "0750"},
+                        {"path": str(tmp_path / "lib" / "helpers"), "mode": "0755"}],
+        "files": [unit_entry,
+                  {"path": str(tmp_path / "lib" / "helpers" / "hello"), "content": "#!/bin/sh\necho hi\n",
+                   "mode": "0755"}],
+    }
+
+
+def test_creates_then_changes_nothing(tmp_path, module_runner):
+    args = args_for(tmp_path)
+    first = module_runner("config_files", args)
+    assert first["changed"] is True, first
+    assert first["changed_paths"] == [str(tmp_path / "etc"), str(tmp_path / "lib" / "helpers"),
+                                      str(tmp_path / "etc" / "hello.service"),
+                                      str(tmp_path / "lib" / "helpers" / "hello")]
+    assert (tmp_path / "etc" / "hello.service").read_text() == UNIT
+    assert mode_of(tmp_path / "etc") == 0o750
+    assert mode_of(tmp_path / "etc" / "hello.service") == 0o644
+    assert mode_of(tmp_path / "lib" / "helpers" / "hello") == 0o755
+    second = module_runner("config_files", args)
+    assert second["changed"] is False, second
+    assert second["changed_paths"] == []
+
+
+def test_check_mode_writes_nothing_and_diff_shows_content(tmp_path, module_runner):
+    checked = module_runner("config_files", args_for(tmp_path), check=True, diff=True)
+    assert checked["changed"] is True
+    assert not (tmp_path / "etc").exists()
+    afters = [d.get("after") for d in checked["diff"]]
+    assert UNIT in afters
+
+    module_runner("config_files", args_for(tmp_path))
+    edited = UNIT.replace("/bin/true", "/bin/false")
+    checked = module_runner("config_files", args_for(tmp_path, unit=edited), check=True, diff=True)
+    assert checked["changed_paths"] == [str(tmp_path / "etc" / "hello.service")]
+    assert checked["diff"] == [{"before_header": str(tmp_path / "etc" / "hello.service"),
+                                "after_header": str(tmp_path / "etc" / "hello.service"),
+                                "before": UNIT, "after": edited}]
+    assert (tmp_path / "etc" / "hello.service").read_text() == UNIT
+
+
+def test_hand_edits_are_put_right(tmp_path, module_runner):
+    args = args_for(tmp_path)
+    module_runner("config_files", args)
+    helper = tmp_path / "lib" / "helpers" / "hello"
+    helper.write_text("#!/bin/sh\necho edited\n")
+    os.chmod(str(tmp_path / "etc" / "hello.service"), 0o666)
+    result = module_runner("config_files", args, diff=True)
+    assert sorted(result["changed_paths"]) == sorted([str(helper), str(tmp_path / "etc" / "hello.service")])
+    assert helper.read_text() == "#!/bin/sh\necho hi\n"
+    assert mode_of(helper) == 0o755
+    assert mode_of(tmp_path / "etc" / "hello.service") == 0o644
+    assert module_runner("config_files", args)["changed"] is False
+
+
+def test_validate_gets_a_same_named_copy_and_a_failure_replaces_nothing(tmp_path, module_runner):
+    # The command sees a copy named hello.service (what systemd-analyze verify needs).
+    names = tmp_path / "validated-names"
+    validate = "/bin/sh -c 'basename \"$0\" >> %s && grep -q ExecStart= \"$0\"' %%s" % names
+    assert module_runner("config_files", args_for(tmp_path, validate=validate))["changed"] is True
+    assert names.read_text() == "hello.service\n"
+
+    broken = UNIT.replace("ExecStart=/bin/true", "ExecStop=/bin/true")
+    failed = module_runner("config_files", args_for(tmp_path, unit=broken, validate=validate))
+    assert failed.get("failed") is True
+    assert "files[0]" in failed["msg"] and "failed validation" in failed["msg"]
+    assert (tmp_path / "etc" / "hello.service").read_text() == UNIT
+
+
+def test_systemd_analyze_verify_rejects_a_bad_unit(tmp_path, module_runner):
+    bad = UNIT.replace("ExecStart=/bin/true", "ExecStart=relative/path")
+    failed = module_runner("config_files", args_for(tmp_path, unit=bad, validate="systemd-analyze verify %s"))
+    assert failed.get("failed") is True, failed
+    assert not (tmp_path / "etc" / "hello.service").exists()
+    good = module_runner("config_files", args_for(tmp_path, validate="systemd-analyze verify %s"))
+    assert good["changed"] is True, good
+
+
+def test_bad_input_names_the_field(tmp_path, module_runner):
+    args = args_for(tmp_path, unit_mode="644x")
+    failed = module_runner("config_files", args)
+    assert failed.get("failed") is True
+    assert "files[0].mode" in failed["msg"] and "octal" in failed["msg"]
+    assert not (tmp_path / "etc").exists()
+    assert not (tmp_path / "etc" / "hello.service").exists()
+
+    args = args_for(tmp_path, validate="true")
+    failed = module_runner("config_files", args)
+    assert "files[0].validate" in failed["msg"] and "%s" in failed["msg"]
+
+    args = {"files": [{"path": str(tmp_path / "nowhere" / "x"), "content": "x\n", "mode": "0644"}]}
+    failed = module_runner("config_files", args)
+    assert failed.get("failed") is True
+    assert "list it under directories" in failed["msg"]
+
+    (tmp_path / "plain").write_text("")
+    failed = module_runner("config_files", {"directories": [{"path": str(tmp_path / "plain"), "mode": "0755"}]})
+    assert "is not a directory" in failed["msg"]
+
+
+def test_check_mode_does_not_validate(tmp_path, module_runner):
+    # On a fresh host the unit's binary is not installed yet in check mode.
+    ran = tmp_path / "validate-ran"
+    checked = module_runner("config_files", args_for(tmp_path, validate="touch %s %%s" % ran), check=True)
+    assert checked["changed"] is True and not checked.get("failed"), checked
+    assert not ran.exists()
