@@ -79,6 +79,7 @@ bench: collection ## benchmarks: figures and side-by-side ratios, then a summary
 	$(PYTHON) tests/bench/results.py --reset
 	$(PYTHON) tests/bench/bench_modules.py
 	$(PYTHON) tests/bench/bench_lab.py
+	$(PYTHON) tests/bench/bench_config_files.py
 	$(PYTHON) tests/bench/bench_converge.py
 	$(PYTHON) tests/bench/bench_datapath.py
 	$(PYTHON) tests/bench/results.py

@@ -24,7 +24,7 @@ description:
     group are corrected when they differ.
   - Not for secrets. The content travels as a module argument and is shown in diff mode; copy
     keys with M(ansible.builtin.copy) and the task keyword C(diff) set to V(false).
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - crosshost.network maintainers (@crosshost)
 extends_documentation_fragment:
