@@ -51,14 +51,14 @@ options:
         description: The directory.
         type: path
         required: true
-      mode:
+      mode: &config_files_mode
         description: Its permissions, as an octal string such as V("0755").
         type: str
         required: true
-      owner:
+      owner: &config_files_owner
         description: Its owner. Left as it is when not given.
         type: str
-      group:
+      group: &config_files_group
         description: Its group. Left as it is when not given.
         type: str
   files:
@@ -76,16 +76,9 @@ options:
         description: The whole content of the file, written as given (no newline is added).
         type: str
         required: true
-      mode:
-        description: Its permissions, as an octal string such as V("0644").
-        type: str
-        required: true
-      owner:
-        description: Its owner. Left as it is when not given.
-        type: str
-      group:
-        description: Its group. Left as it is when not given.
-        type: str
+      mode: *config_files_mode
+      owner: *config_files_owner
+      group: *config_files_group
       validate:
         description:
           - A command that checks new content before it replaces the file. It is split into
