@@ -14,6 +14,7 @@ apt_packages=(
   debootstrap systemd-container      # lab hosts (systemd-nspawn)
   iproute2 iptables openssh-client openssl busybox-static e2fsprogs
   iperf3 graphviz
+  shellcheck                         # ansible-test sanity skips its shellcheck test without it
   vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients   # Vagrant tier (docs/vagrant.md)
   dnsmasq-base qemu-system-x86 qemu-utils
 )

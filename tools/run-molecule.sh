@@ -3,7 +3,7 @@
 # prints each one's wall time and result, and fails when any scenario failed.
 #   tools/run-molecule.sh SCENARIO...
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 mkdir -p .build/molecule
 failed=()
 summary=()
