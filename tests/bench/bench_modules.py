@@ -146,6 +146,21 @@ def bench_docker_bip(python):
         return module_median(python, our_module("docker_bip"), args)
 
 
+def bench_config_files(python):
+    """Four unchanged files (the docker role's count) in one call."""
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for number in range(4):
+            path = os.path.join(tmp, "file%d.conf" % number)
+            content = "[Unit]\nDescription=bench file %d\n" % number
+            with open(path, "w") as handle:
+                handle.write(content)
+            os.chmod(path, 0o644)
+            files.append({"path": path, "content": content, "mode": "0644"})
+        return module_median(python, our_module("config_files"), {"directories": [{"path": tmp, "mode": "0700"}],
+                                                                  "files": files})
+
+
 def _args_file(args):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
@@ -157,11 +172,13 @@ def main():
     (ours, theirs), (ours_pb, theirs_pb) = bench_flannel_config(python)
     ovs = bench_ovs_tunnel(python)
     docker = bench_docker_bip(python)
+    files = bench_config_files(python)
 
     print("no-op module calls, median of %d (module process as Ansible runs it on a host)" % CALLS)
     print("%-46s %10s" % ("call", "ms"))
     rows = [("flannel_config (real etcd 3.4)", ours), ("community.general.etcd3, same key and value", theirs),
             ("ovs_tunnel (3 tunnels, real OVSDB)", ovs), ("docker_bip (daemon.json in place)", docker),
+            ("config_files (a directory and 4 files)", files),
             ("flannel_config via ansible-playbook, per task", ours_pb),
             ("community.general.etcd3 via ansible-playbook, per task", theirs_pb)]
     for name, seconds in rows:
