@@ -3,6 +3,7 @@ against a fake iptables that keeps its chains in a JSON file and can be told to
 fail its next N changes the way iptables-nft does when another process commits
 to the ruleset at the same moment. Real iptables runs in the lab scenarios; this
 checks the helper's own logic: exact rules, other chains left alone, retries."""
+import fcntl
 import json
 import os
 import subprocess
@@ -61,7 +62,8 @@ def helper(tmp_path):
     with open(TEMPLATE, encoding="utf-8") as handle:
         source = handle.read()
     script = jinja2.Template(source).render(ansible_managed="test", docker_forward_chain=CHAIN,
-                                            docker__forward_networks=["10.100.0.0/16", "192.168.10.0/24"])
+                                            docker__forward_networks=["10.100.0.0/16", "192.168.10.0/24"],
+                                            docker__forward_lock=str(tmp_path / "forward.lock"))
     (tmp_path / "crosshost-forward").write_text(script)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -74,10 +76,14 @@ def helper(tmp_path):
         "FORWARD": [["-j", "DOCKER-USER"]],
         "DOCKER-USER": [["-s", "172.20.0.0/16", "-j", "DROP"], ["-j", "RETURN"]]}}))
 
+    env = dict(os.environ, PATH="%s:%s" % (bin_dir, os.environ["PATH"]), FAKE_IPTABLES_STATE=str(state))
+    argv = ["/bin/sh", str(tmp_path / "crosshost-forward")]
+
     def run(action):
-        env = dict(os.environ, PATH="%s:%s" % (bin_dir, os.environ["PATH"]), FAKE_IPTABLES_STATE=str(state))
-        return subprocess.run(["/bin/sh", str(tmp_path / "crosshost-forward"), action], env=env,
-                              capture_output=True, text=True, check=False)
+        return subprocess.run(argv + [action], env=env, capture_output=True, text=True, check=False)
+
+    def start(action):
+        return subprocess.Popen(argv + [action], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def set_state(**changes):
         data = json.loads(state.read_text())
@@ -87,7 +93,7 @@ def helper(tmp_path):
     def chains():
         return json.loads(state.read_text())["chains"]
 
-    run.set_state, run.chains = set_state, chains
+    run.set_state, run.chains, run.start, run.lock = set_state, chains, start, tmp_path / "forward.lock"
     return run
 
 
@@ -132,6 +138,35 @@ def test_apply_gives_up_after_five_attempts_with_a_message(helper):
     assert result.returncode == 1
     assert result.stderr.count("failed; retrying") == 5
     assert "could not apply chain %s" % CHAIN in result.stderr
+
+
+def test_apply_waits_for_a_run_that_holds_the_lock(helper):
+    """A Docker start runs the unit while the role may run the helper: one at a time."""
+    before = helper.chains()
+    with open(helper.lock, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        waiting = helper.start("apply")
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(timeout=1)
+        assert helper.chains() == before               # nothing touched while the lock is held
+    _, stderr = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, stderr
+    assert helper.chains()[CHAIN] == WANTED
+
+
+def test_apply_reports_what_it_found_when_the_chain_stays_wrong(helper):
+    """When the last check fails, the chain and DOCKER-USER go to stderr (the unit's journal)."""
+    helper.set_state(fail_next=0)
+    bin_dir = os.path.dirname(helper.lock) + "/bin"
+    # an iptables whose -C never matches: the chain never looks right
+    with open(bin_dir + "/iptables", encoding="utf-8") as handle:
+        fake = handle.read()
+    with open(bin_dir + "/iptables", "w", encoding="utf-8") as handle:
+        handle.write(fake.replace('sys.exit(0 if rule in chains[chain] else 1)', 'sys.exit(1)'))
+    result = helper("apply")
+    assert result.returncode == 1
+    assert "is not as wanted after applying" in result.stderr
+    assert "-A DOCKER-USER -s 172.20.0.0/16 -j DROP" in result.stderr
 
 
 def test_remove_deletes_only_its_jump_and_chain(helper):
