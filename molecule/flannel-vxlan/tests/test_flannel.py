@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import testinfra
 from cryptography.hazmat.primitives import serialization
 
 BACKEND = os.environ.get("FLANNEL_TEST_BACKEND", "vxlan")
@@ -125,6 +126,65 @@ def test_forward_chain_hooked_from_docker_user(host):
     assert host.run("/usr/local/libexec/crosshost/crosshost-forward check").rc == 0
 
 
+def converge_again(*extra):
+    """Run the scenario's converge playbook from the test; return the process, output uncoloured."""
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    playbook_bin = Path(sys.executable).parent / "ansible-playbook"
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(
+        [str(playbook_bin), "-i", str(inventory_path()), str(scenario / "converge.yml")] + list(extra),
+        cwd=str(scenario), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    proc.stdout = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+    return proc
+
+
+def inventory_path():
+    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+    return project / "inventories" / "lab" / ("hosts%s.yml" % os.environ.get("CROSSHOST_LAB_SUFFIX", ""))
+
+
+def recap_changed(output, name):
+    recap = re.search(r"^%s\s+: ok=\d+\s+changed=(\d+)" % re.escape(name), output, re.M)
+    assert recap, output[-3000:]
+    return int(recap.group(1))
+
+
+REPAIRED_HOST = "lab3"
+
+
+@pytest.fixture(scope="session")
+def daemon_json_repair():
+    """Edit daemon.json's mtu by hand on one host, converge again; Docker's MainPID on
+    every host before and after, and the run."""
+    hosts = {name: testinfra.get_host("ansible://" + name, ansible_inventory=str(inventory_path()))
+             for name in ("lab1", "lab2", "lab3")}
+
+    def docker_pids():
+        return {name: h.check_output("systemctl show --property=MainPID --value docker.service")
+                for name, h in hosts.items()}
+    before = docker_pids()
+    hosts[REPAIRED_HOST].run_expect([0], "python3 - <<'EOF'\nimport json\np='/etc/docker/daemon.json'\n"
+                                         "d=json.load(open(p))\nd['mtu']=1300\njson.dump(d, open(p, 'w'), indent=2)\nEOF")
+    proc = converge_again()
+    return before, docker_pids(), proc
+
+
+@pytest.mark.skipif(os.environ.get("FLANNEL_TEST_DOCKER_REPAIR") != "1", reason="repair run in flannel-vxlan only")
+def test_hand_edited_daemon_json_is_put_right_and_docker_restarted_there_only(host, daemon_json_repair):
+    before, after, proc = daemon_json_repair
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    name = host.backend.get_hostname()
+    if name == REPAIRED_HOST:
+        assert recap_changed(proc.stdout, name) > 0
+        assert after[name] != before[name], "Docker was not restarted after its mtu changed"
+        assert json.loads(host.file("/etc/docker/daemon.json").content_string)["mtu"] == int(lease(host)["FLANNEL_MTU"])
+        assert host.service("docker").is_running
+        assert host.run("/usr/local/libexec/crosshost/crosshost-forward check").rc == 0
+    else:
+        assert recap_changed(proc.stdout, name) == 0
+        assert after[name] == before[name], "Docker restarted on a host whose settings did not change"
+
+
 def test_docker_follows_the_lease_after_a_reboot(host):
     """Reboot case, on one host: /run is empty, flanneld starts first and writes the
     lease, daemon.json still holds an old bip. Starting Docker alone (no Ansible) must
@@ -193,16 +253,7 @@ def secret_lines(key_path):
 
 @pytest.fixture(scope="session")
 def check_mode_run():
-    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    inventory = project / "inventories" / "lab" / ("hosts%s.yml" % os.environ.get("CROSSHOST_LAB_SUFFIX", ""))
-    playbook_bin = Path(sys.executable).parent / "ansible-playbook"
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(
-        [str(playbook_bin), "-i", str(inventory), str(scenario / "converge.yml"), "--check", "--diff"],
-        cwd=str(scenario), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-    proc.stdout = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
-    return proc
+    return converge_again("--check", "--diff")
 
 
 @pytest.mark.skipif(os.environ.get("FLANNEL_TEST_CHECK_MODE") != "1", reason="check-mode run in flannel-vxlan only")
@@ -210,7 +261,5 @@ def test_check_diff_on_converged_fabric_changes_nothing(host, check_mode_run):
     out = check_mode_run.stdout
     assert check_mode_run.returncode == 0, out[-3000:]
     name = host.backend.get_hostname()
-    recap = re.search(r"^%s\s+: ok=\d+\s+changed=(\d+)" % re.escape(name), out, re.M)
-    assert recap, out[-3000:]
     changed = [line for line in out.splitlines() if line.startswith("changed: [%s" % name)]
-    assert recap.group(1) == "0", "\n".join(changed) + out[-3000:]
+    assert recap_changed(out, name) == 0, "\n".join(changed) + out[-3000:]

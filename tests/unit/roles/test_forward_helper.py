@@ -149,7 +149,7 @@ def test_apply_waits_for_a_run_that_holds_the_lock(helper):
         with pytest.raises(subprocess.TimeoutExpired):
             waiting.wait(timeout=1)
         assert helper.chains() == before               # nothing touched while the lock is held
-    _, stderr = waiting.communicate(timeout=60)
+    stderr = waiting.communicate(timeout=60)[1]
     assert waiting.returncode == 0, stderr
     assert helper.chains()[CHAIN] == WANTED
 

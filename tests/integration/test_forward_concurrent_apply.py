@@ -50,14 +50,14 @@ def test_concurrent_applies_all_succeed_with_exact_rules(namespace, helper):
         wanted += ["-A %s -s %s -j ACCEPT" % (CHAIN, net), "-A %s -d %s -j ACCEPT" % (CHAIN, net)]
     for round_number in range(8):
         assert namespace.run(["/bin/sh", helper, "remove"]).returncode == 0
-        runs = [subprocess.Popen(["nsenter", "--net=/run/netns/" + namespace.name, "/bin/sh", helper, "apply"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for _ in range(3)]
+        apply_argv = ["nsenter", "--net=/run/netns/" + namespace.name, "/bin/sh", helper, "apply"]
+        runs = [subprocess.Popen(apply_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for run_number in range(3)]
         for run in runs:
-            _, stderr = run.communicate(timeout=120)
+            stderr = run.communicate(timeout=120)[1]
             assert run.returncode == 0, "round %d: %s" % (round_number, stderr)
             assert "retrying" not in stderr, "round %d: %s" % (round_number, stderr)
         assert rules(namespace, CHAIN) == wanted
-        assert rules(namespace, "DOCKER-USER") == ["-A DOCKER-USER -j %s" % CHAIN,
-                                                  "-A DOCKER-USER -s 172.20.0.0/16 -j DROP"]
+        assert rules(namespace, "DOCKER-USER") == [
+            "-A DOCKER-USER -j %s" % CHAIN, "-A DOCKER-USER -s 172.20.0.0/16 -j DROP"]
         assert namespace.run(["/bin/sh", helper, "check"]).returncode == 0
