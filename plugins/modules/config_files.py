@@ -153,6 +153,15 @@ def check_entry(module, field, entry):
                              "example \"systemd-analyze verify %%s\"" % (field, entry["validate"]))
 
 
+def check_parent(module, field, entry, listed_directories):
+    """A file's directory must be there or listed (listed ones are made, parents included,
+    before the files); checked up front, so a refused call has made no directory."""
+    directory = os.path.dirname(os.path.normpath(entry["path"])) or "."
+    if not os.path.isdir(directory) and directory not in listed_directories:
+        module.fail_json(msg="%s: the directory %s does not exist; list it under directories "
+                             "(they are made before the files)" % (field, directory))
+
+
 def attributes(module, entry):
     """The argument dict that AnsibleModule.set_fs_attributes_if_different expects."""
     return module.load_file_common_arguments(
@@ -216,10 +225,6 @@ def ensure_file(module, field, entry, diffs):
         if module.check_mode and not exists:
             return True
         if not module.check_mode:
-            directory = os.path.dirname(path) or "."
-            if not os.path.isdir(directory):
-                module.fail_json(msg="%s: the directory %s does not exist; list it under directories "
-                                     "(it comes before the files)" % (field, directory))
             write_atomic(module, path, entry["content"], int(entry["mode"], 8))
     diff = dict(before={"path": path}, after={"path": path})
     attrs_changed = module.set_fs_attributes_if_different(attributes(module, entry), False, diff=diff)
@@ -241,8 +246,13 @@ def main():
     entries = [("%s[%d]" % (kind, index), kind, entry)
                for kind in ("directories", "files") for index, entry in enumerate(module.params[kind])]
     # Every entry is checked before the first path is touched.
-    for field, _kind, entry in entries:
+    listed_directories = set(os.path.normpath(entry["path"]) for entry in module.params["directories"])
+    for field, kind, entry in entries:
         check_entry(module, field, entry)
+        # Check mode cannot know whether an earlier task makes the directory (another
+        # config_files call often does), so there it reports the change instead.
+        if kind == "files" and not module.check_mode:
+            check_parent(module, field, entry, listed_directories)
     changed_paths = []
     diffs = []
     for field, kind, entry in entries:

@@ -109,10 +109,23 @@ def test_bad_input_names_the_field(tmp_path, module_runner):
     failed = module_runner("config_files", args)
     assert "files[0].validate" in failed["msg"] and "%s" in failed["msg"]
 
-    args = {"files": [{"path": str(tmp_path / "nowhere" / "x"), "content": "x\n", "mode": "0644"}]}
+    # A file whose directory is neither there nor listed: refused up front, so the
+    # listed directory before it is not made either. Check mode cannot know whether an
+    # earlier task makes it, and reports the change.
+    args = {"directories": [{"path": str(tmp_path / "made"), "mode": "0755"}],
+            "files": [{"path": str(tmp_path / "nowhere" / "x"), "content": "x\n", "mode": "0644"}]}
     failed = module_runner("config_files", args)
-    assert failed.get("failed") is True
-    assert "list it under directories" in failed["msg"]
+    assert failed.get("failed") is True, failed
+    assert "files[0]" in failed["msg"] and "list it under directories" in failed["msg"]
+    assert not (tmp_path / "made").exists()
+    checked = module_runner("config_files", args, check=True)
+    assert checked["changed"] is True and not checked.get("failed"), checked
+    assert not (tmp_path / "made").exists() and not (tmp_path / "nowhere").exists()
+    # Listed (with its missing parent), a file goes in.
+    args = {"directories": [{"path": str(tmp_path / "nowhere" / "deeper"), "mode": "0755"}],
+            "files": [{"path": str(tmp_path / "nowhere" / "deeper" / "x"), "content": "x\n", "mode": "0644"}]}
+    done = module_runner("config_files", args)
+    assert done["changed"] is True and (tmp_path / "nowhere" / "deeper" / "x").read_text() == "x\n", done
 
     (tmp_path / "plain").write_text("")
     failed = module_runner("config_files", {"directories": [{"path": str(tmp_path / "plain"), "mode": "0755"}]})
