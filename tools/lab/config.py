@@ -47,6 +47,7 @@ ARTIFACT_PORT = 18080
 DOCKER_FS_SIZE = "40G"
 
 FLANNEL_VERSION = "v0.28.9"
+ETCD_TARBALL_VERSION = "v3.5.1"    # served for etcd_install_method: tarball
 DEBIAN_SUITE = "bookworm"
 
 # Seconds for every host to answer SSH after its start.

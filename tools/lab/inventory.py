@@ -61,6 +61,8 @@ def build(state):
                              for k in range(state["segments"])],
             "lab_flannel_version": config.FLANNEL_VERSION,
             "lab_flannel_tarball": artifacts.flannel_tarball_name(),
+            "lab_etcd_version": config.ETCD_TARBALL_VERSION,
+            "lab_etcd_tarball": artifacts.etcd_tarball_name(),
             "lab_pipework_file": "pipework",
             "lab_busybox_image_file": "busybox-image.tar",
             "lab_artifact_sha256": sums,

@@ -1,4 +1,5 @@
-"""Verify step of molecule/etcd-cluster: a 3-member etcd cluster with TLS.
+"""Verify step of molecule/etcd-cluster: a 3-member etcd cluster with TLS, etcd 3.5
+from the release tarball (molecule/etcd-cluster/tarball.yml).
 
 Run by pytest-testinfra against the etcd hosts of the lab inventory. Client tests
 talk to each member's v3 JSON gateway from the controller (the lab underlay is the
@@ -48,6 +49,22 @@ def test_service_active_and_enabled(host):
     assert service.is_enabled
     unit = host.file("/etc/systemd/system/etcd.service")
     assert unit.exists and "Type=notify" in unit.content_string
+
+
+def test_runs_the_release_tarball_binaries(host):
+    """etcd_install_method: tarball: the binaries unpacked into /opt/etcd/<version>,
+    linked from /usr/local/bin, and the running server is that version (not Debian's 3.4)."""
+    version = host.ansible.get_variables()["lab_etcd_version"]
+    for name in ("etcd", "etcdctl"):
+        link = host.file("/usr/local/bin/" + name)
+        assert link.is_symlink and link.linked_to == "/opt/etcd/%s/%s" % (version, name)
+    unit = host.file("/etc/systemd/system/etcd.service").content_string
+    assert "ExecStart=/usr/local/bin/etcd" in unit
+    pid = host.check_output("systemctl show --property=MainPID --value etcd.service")
+    assert host.check_output("readlink /proc/%s/exe" % pid) == "/opt/etcd/%s/etcd" % version
+    request = urllib.request.Request(_endpoint(host) + "/version")
+    with urllib.request.urlopen(request, timeout=10, context=_context(True)) as response:
+        assert json.load(response)["etcdserver"] == version.lstrip("v")
 
 
 def test_member_list_has_three_members_with_https(host):
