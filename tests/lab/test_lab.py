@@ -48,7 +48,8 @@ def test_inventory_describes_hosts_and_groups(inventory):
         assert sorted(children[group]["hosts"]) == ["lab1", "lab2", "lab3"]
     assert sorted(children["segment_0"]["hosts"]) == ["lab1", "lab3"]
     assert set(top["vars"]["lab_artifact_sha256"]) == {
-        "flannel-v0.28.9-linux-amd64.tar.gz", "pipework", "busybox-image.tar"}
+        "flannel-v0.28.9-linux-amd64.tar.gz", "etcd-v3.5.1-linux-amd64.tar.gz", "pipework", "busybox-image.tar"}
+    assert top["vars"]["lab_etcd_tarball"] == "etcd-v3.5.1-linux-amd64.tar.gz"
 
 
 def test_second_up_reports_and_creates_nothing(running_lab):
