@@ -37,6 +37,20 @@ options:
   client_key:
     description: Private key file of O(client_cert).
     type: path
+  ca_cert_content:
+    description:
+      - The CA certificate as PEM text, instead of O(ca_cert), for a host that does not
+        hold the file yet (for example C(lookup('file', ...)) on the controller).
+      - It is written to a private temporary file only while the TLS context loads it.
+    type: str
+  client_cert_content:
+    description: The client certificate as PEM text, instead of O(client_cert).
+    type: str
+  client_key_content:
+    description:
+      - The private key of the client certificate as PEM text, instead of O(client_key).
+        Never logged.
+    type: str
   validate_certs:
     description: Verify etcd's server certificate. Only turn this off in throw-away labs.
     type: bool

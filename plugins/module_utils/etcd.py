@@ -14,7 +14,9 @@ __metaclass__ = type
 import base64
 import json
 import os
+import shutil
 import ssl
+import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.module_utils.six.moves.urllib.error import HTTPError
@@ -30,6 +32,9 @@ def etcd_argument_spec():
         ca_cert=dict(type='path'),
         client_cert=dict(type='path'),
         client_key=dict(type='path', no_log=False),
+        ca_cert_content=dict(type='str'),
+        client_cert_content=dict(type='str'),
+        client_key_content=dict(type='str', no_log=True),
         validate_certs=dict(type='bool', default=True),
         username=dict(type='str'),
         password=dict(type='str', no_log=True),
@@ -259,8 +264,38 @@ class EtcdV2(object):
         self._keys('DELETE', key, query={'prevIndex': mod_revision})
 
 
+# A TLS file given as text instead of a path: the option pairs.
+_TLS_CONTENT_OPTIONS = (('ca_cert', 'ca_cert_content'), ('client_cert', 'client_cert_content'),
+                        ('client_key', 'client_key_content'))
+
+
 def etcd_client(params):
-    """Build the client for the module's connection options."""
+    """Build the client for the module's connection options.
+
+    A TLS file given as *_content (text from the controller, for a host that does not
+    hold the files yet) goes to a private scratch directory only while the TLS context
+    loads it: the context keeps the certificates and key in memory."""
     options = dict((name, params.get(name)) for name in etcd_argument_spec())
     version = options.pop('api_version') or 'v3'
-    return (EtcdV2 if version == 'v2' else EtcdV3)(**options)
+    contents = dict((path_option, options.pop(content_option))
+                    for path_option, content_option in _TLS_CONTENT_OPTIONS)
+    scratch = None
+    try:
+        for path_option, content_option in _TLS_CONTENT_OPTIONS:
+            text = contents[path_option]
+            if text is None:
+                continue
+            if options[path_option]:
+                raise EtcdError("%s and %s: give one of them (a file on the host, or its text)"
+                                % (path_option, content_option))
+            if scratch is None:
+                scratch = tempfile.mkdtemp(prefix='crosshost-etcd-tls-')   # mode 0700
+            path = os.path.join(scratch, path_option + '.pem')
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, 'w') as handle:
+                handle.write(text)
+            options[path_option] = path
+        return (EtcdV2 if version == 'v2' else EtcdV3)(**options)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)

@@ -1,5 +1,8 @@
 """flannel_config against a real etcd (Debian etcd-server 3.4) through real Ansible."""
+import glob
 import json
+import os
+import tempfile
 
 import pytest
 
@@ -160,6 +163,30 @@ def test_tls_with_client_certificate(etcd_tls):
     assert apply(etcd_tls, **args)["changed"] is True
     assert apply(etcd_tls, **args)["changed"] is False
     assert stored(etcd_tls)["Network"] == "10.100.0.0/16"
+
+
+def test_tls_files_given_as_text(etcd_tls):
+    """*_content: the role's dry run passes the controller's files as text (the host has
+    none yet); the key never shows in the result and no scratch copy is left behind."""
+    pki = etcd_tls.pki
+    texts = {}
+    for option, name in (("ca_cert_content", "ca"), ("client_cert_content", "client"),
+                         ("client_key_content", "client_key")):
+        with open(pki[name], encoding="utf-8") as handle:
+            texts[option] = handle.read()
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "crosshost-etcd-tls-*")))
+    args = dict(texts, endpoints=[etcd_tls.url], network="10.101.0.0/16")
+    first = apply(etcd_tls, **args)
+    assert first["changed"] is True, first
+    assert apply(etcd_tls, **args)["changed"] is False
+    assert stored(etcd_tls)["Network"] == "10.101.0.0/16"
+    key_lines = [line for line in texts["client_key_content"].splitlines() if line and "-----" not in line]
+    assert key_lines and not any(line in json.dumps(first) for line in key_lines)
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "crosshost-etcd-tls-*"))) == before
+
+    both = apply(etcd_tls, **dict(args, ca_cert=pki["ca"]))
+    assert both.get("failed") is True
+    assert "ca_cert and ca_cert_content" in both["msg"]
 
 
 def test_tls_without_client_certificate_is_refused(etcd_tls):
