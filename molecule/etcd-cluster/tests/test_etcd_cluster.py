@@ -1,5 +1,5 @@
 """Verify step of molecule/etcd-cluster: a 3-member etcd cluster with TLS, etcd 3.5
-from the release tarball (molecule/etcd-cluster/tarball.yml).
+from the release tarball (molecule/etcd-cluster/vars/tarball.yml).
 
 Run by pytest-testinfra against the etcd hosts of the lab inventory. Client tests
 talk to each member's v3 JSON gateway from the controller (the lab underlay is the
