@@ -126,6 +126,12 @@ def test_forward_chain_hooked_from_docker_user(host):
     assert host.run("/usr/local/libexec/crosshost/crosshost-forward check").rc == 0
 
 
+def edit_daemon_json(host, key, value):
+    """Set one key of /etc/docker/daemon.json by hand, as an operator would."""
+    host.run_expect([0], "python3 - <<'EOF'\nimport json\np='/etc/docker/daemon.json'\nd=json.load(open(p))\n"
+                         "d[%r]=%r\njson.dump(d, open(p, 'w'), indent=2)\nEOF" % (key, value))
+
+
 def converge_again(*extra):
     """Run the scenario's converge playbook from the test; return the process, output uncoloured."""
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
@@ -163,8 +169,7 @@ def daemon_json_repair():
         return {name: h.check_output("systemctl show --property=MainPID --value docker.service")
                 for name, h in hosts.items()}
     before = docker_pids()
-    hosts[REPAIRED_HOST].run_expect([0], "python3 - <<'EOF'\nimport json\np='/etc/docker/daemon.json'\n"
-                                         "d=json.load(open(p))\nd['mtu']=1300\njson.dump(d, open(p, 'w'), indent=2)\nEOF")
+    edit_daemon_json(hosts[REPAIRED_HOST], "mtu", 1300)
     proc = converge_again()
     return before, docker_pids(), proc
 
@@ -194,8 +199,7 @@ def test_docker_follows_the_lease_after_a_reboot(host):
     good = lease(host)["FLANNEL_SUBNET"]
     host.run_expect([0], "systemctl stop docker.socket docker.service flanneld.service")
     host.run_expect([0], "rm -f /run/flannel/subnet.env && iptables -F %s" % CHAIN)
-    host.run_expect([0], "python3 - <<'EOF'\nimport json\np='/etc/docker/daemon.json'\nd=json.load(open(p))\n"
-                         "d['bip']='10.100.254.1/24'\njson.dump(d, open(p, 'w'), indent=2)\nEOF")
+    edit_daemon_json(host, "bip", "10.100.254.1/24")
     host.run_expect([0], "systemctl start docker.service")
     assert host.service("flanneld").is_running        # pulled in by docker's Wants=
     assert lease(host)["FLANNEL_SUBNET"] == good       # same public IP, etcd lease alive
