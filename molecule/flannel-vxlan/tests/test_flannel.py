@@ -242,6 +242,43 @@ def test_no_key_material_in_the_ansible_log():
         assert not leaked, "%d line(s) of %s appear in %s" % (len(leaked), key, log_path)
 
 
+LOCAL_TARBALL_HOST = os.environ.get("FLANNEL_TEST_LOCAL_TARBALL_HOST", "")
+
+
+def logged_results(log, task):
+    """{host: [status, ...]} of every run of a task (title after "role : ") in an Ansible log."""
+    results = {}
+    for block in log.split("| TASK [")[1:]:
+        title, body = block.split("]", 1) if "]" in block else (block, "")
+        if title.split(" : ")[-1] == task:
+            for status, name in re.findall(r"\| (ok|changed|skipping|failed|fatal): \[([^\]]+)\]", body):
+                results.setdefault(name, []).append(status)
+    return results
+
+
+@pytest.mark.skipif(not LOCAL_TARBALL_HOST, reason="air-gapped source in flannel-udp only")
+def test_air_gapped_host_installed_from_the_controller_copy(host):
+    """converge.yml gives LOCAL_TARBALL_HOST flannel_local_tarball: that host copied the
+    tarball from the controller and checked it against flannel_checksum, and never
+    downloaded; the others downloaded it. Both run the pinned release."""
+    name = host.backend.get_hostname()
+    log = (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.log").read_text(errors="replace")
+    copied = logged_results(log, "Copy the release tarball from the controller (air-gapped)").get(name, [])
+    verified = logged_results(log, "Verify the copied tarball against flannel_checksum").get(name, [])
+    downloaded = logged_results(log, "Download the flannel release tarball (skipped when the checksum matches)")
+    if name == LOCAL_TARBALL_HOST:
+        assert copied[:1] == ["changed"], copied             # the first converge copied it
+        assert verified and set(verified) == {"ok"}, verified
+        assert set(downloaded.get(name, [])) == {"skipping"}, downloaded
+    else:
+        assert not copied and not verified
+        assert downloaded.get(name, [])[:1] == ["changed"], downloaded
+    hostvars = host.ansible.get_variables()
+    tarball = host.file("/opt/flannel/%s" % hostvars["lab_flannel_tarball"])
+    assert tarball.sha256sum == hostvars["lab_artifact_sha256"][hostvars["lab_flannel_tarball"]]
+    assert host.service("flanneld").is_running
+
+
 def secret_lines(key_path):
     """The base64 lines of a PEM private key that are not also part of its public key.
 
