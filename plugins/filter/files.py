@@ -15,7 +15,7 @@ import os
 
 from ansible.errors import AnsibleFilterError
 
-CHUNK = 1024 * 1024
+from ansible_collections.crosshost.network.plugins.module_utils.files import file_digest
 
 
 def file_checksum(path, algorithm='sha256'):
@@ -23,14 +23,7 @@ def file_checksum(path, algorithm='sha256'):
     if algorithm not in hashlib.algorithms_guaranteed:
         raise AnsibleFilterError("file_checksum: unknown algorithm %r; use one of %s"
                                  % (algorithm, ', '.join(sorted(hashlib.algorithms_guaranteed))))
-    path = os.path.expanduser(str(path or ''))
-    if not os.path.isfile(path):
-        return ''
-    digest = hashlib.new(algorithm)
-    with open(path, 'rb') as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(os.path.expanduser(str(path or '')), algorithm) or ''
 
 
 class FilterModule(object):

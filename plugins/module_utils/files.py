@@ -1,11 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: crosshost.network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading and atomically replacing small text files (module side)."""
+"""Reading, checksumming and atomically replacing files (module side; the filters use file_digest too)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import os
 import tempfile
 
@@ -39,3 +40,17 @@ def write_atomic(module, path, text, mode=None):
             os.unlink(tmp)
     if not existed and mode is not None:
         os.chmod(path, mode)
+
+
+def file_digest(path, algorithm="sha256", chunk_size=1024 * 1024):
+    """Hex digest of a regular file, or None when there is no such file (or it cannot be read)."""
+    if not os.path.isfile(path):
+        return None
+    digest = hashlib.new(algorithm)
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(chunk_size), b""):
+                digest.update(chunk)
+    except (IOError, OSError):
+        return None
+    return digest.hexdigest()

@@ -15,7 +15,7 @@ from ansible_collections.crosshost.network.plugins.filter.files import file_chec
 
 
 def test_digest_of_a_file_larger_than_one_read(tmp_path):
-    data = bytes(range(256)) * (files.CHUNK // 256 * 3 + 7)
+    data = bytes(range(256)) * (1024 * 1024 // 256 * 3 + 7)  # three reads and a bit
     path = tmp_path / "release.tar.gz"
     path.write_bytes(data)
     assert file_checksum(str(path)) == hashlib.sha256(data).hexdigest()
