@@ -7,6 +7,7 @@ own interfaces, routes and iptables are never touched.
 import os
 import shlex
 import stat
+import threading
 
 import pytest
 
@@ -180,6 +181,30 @@ ExecStart=%s -H fd:// --bip=172.30.0.1/24 \\
     --mtu 1400 --log-driver=json-file
 ExecReload=/bin/kill -s HUP $MAINPID
 """ % DOCKERD
+
+
+def test_waits_for_a_lease_written_later_and_returns_it(work, module_runner):
+    """A flanneld just started writes subnet.env a moment later: with subnet_file_timeout
+    the module waits for it (polling) and returns the lease it read; check mode never
+    waits; without the timeout a missing file fails at once, naming the fix."""
+    lease = work / "later" / "subnet.env"
+    args = base_args(work, subnet_file=str(lease), subnet_file_timeout=30)
+    checked = module_runner("docker_bip", args, check=True)
+    assert checked.get("failed") is True and "after 30 s" in checked["msg"], checked
+    writer = threading.Timer(2.0, lambda: (lease.parent.mkdir(), lease.write_text(SUBNET_ENV)))
+    writer.start()
+    try:
+        result = module_runner("docker_bip", args)
+    finally:
+        writer.cancel()
+    assert result["changed"] is True, result
+    assert result["lease"] == {"network": "10.100.0.0/16", "subnet": "10.100.15.1/24", "mtu": 1450,
+                               "ipmasq": True}
+    assert result["settings"]["bip"] == "10.100.15.1/24"
+    lease.unlink()
+    failed = module_runner("docker_bip", base_args(work, subnet_file=str(lease)))
+    assert failed.get("failed") is True and "start flanneld first" in failed["msg"], failed
+    assert "after" not in failed["msg"].split(":")[0]
 
 
 def test_conflict_detected_resolved_real_dockerd(work, module_runner, dockerd):
