@@ -217,6 +217,14 @@ endpoint:
   returned: always
   type: str
   sample: https://10.0.0.11:2379
+in_sync:
+  description:
+    - Whether etcd already held the wanted state before the call (the same config, compared
+      semantically, or no config for O(state=absent)). Also in check mode, where C(changed)
+      says what would change; a role can skip a later write when a dry run found it in sync.
+  returned: success
+  type: bool
+  sample: true
 key:
   description: The etcd key of the configuration.
   returned: always
@@ -322,7 +330,8 @@ def main():
     stored = parse_stored(stored_text)
 
     if params['state'] == 'present':
-        if semantically_equal(document, stored):
+        result['in_sync'] = semantically_equal(document, stored)
+        if result['in_sync']:
             module.exit_json(**result)
         before = stored_effective(stored)
         breaking = lease_breaking_changes(effective, before)
@@ -343,7 +352,8 @@ def main():
                         "delete it after restarting flanneld" % (old_vni, old_vni))
         new_text = dumps(document)
     else:
-        if stored_text is None:
+        result['in_sync'] = stored_text is None
+        if result['in_sync']:
             module.exit_json(**result)
         if leases and not params['force']:
             module.fail_json(msg="refusing to delete %s while %d hosts hold leases (%s); stop flanneld "

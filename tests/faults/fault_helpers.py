@@ -89,13 +89,15 @@ class PlaybookRun:
     def changed(self, host):
         return self.stats.get(host, {}).get("changed")
 
-    def results(self, task_name):
-        """host -> result of every run of the task(s) whose name ends with task_name."""
+    def results(self, task_name, skipped=True):
+        """host -> result of the last run of the task(s) whose name ends with task_name
+        (with skipped=False, the last run that was not skipped)."""
         found = {}
         for play in self.report.get("plays", []):
             for task in play.get("tasks", []):
                 if task["task"]["name"].endswith(task_name):
-                    found.update(task["hosts"])
+                    found.update((host, result) for host, result in task["hosts"].items()
+                                 if skipped or not result.get("skipped"))
         return found
 
     def failures(self):

@@ -46,8 +46,10 @@ def test_create_then_unchanged(clean):
     assert first["capacity"] == 255
     assert first["endpoint"] == clean.url
 
+    assert first["in_sync"] is False
     second = apply(clean, network="10.100.0.0/16", backend={"type": "vxlan", "vni": 1})
     assert second["changed"] is False, second
+    assert second["in_sync"] is True
 
 
 def test_backend_type_is_always_written(clean):
@@ -69,7 +71,7 @@ def test_check_mode_changes_nothing_and_diff_shows_json(clean):
     before = clean.dump()
     result = apply(clean, check=True, diff=True, network="10.100.0.0/16",
                    backend={"type": "vxlan", "vni": 7})
-    assert result["changed"] is True
+    assert result["changed"] is True and result["in_sync"] is False
     assert clean.dump() == before
     assert '"Type": "vxlan"' in result["diff"]["before"]
     assert json.loads(result["diff"]["after"]) == {"Network": "10.100.0.0/16",
@@ -126,8 +128,9 @@ def test_state_absent(clean):
     assert stored(clean) is not None
     removed = apply(clean, state="absent", force=True)
     assert removed["changed"] is True and stored(clean) is None
+    assert removed["in_sync"] is False
     again = apply(clean, state="absent", force=True)
-    assert again["changed"] is False
+    assert again["changed"] is False and again["in_sync"] is True
 
 
 def test_custom_prefix(clean):
