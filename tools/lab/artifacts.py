@@ -223,5 +223,15 @@ def start_server(address):
     raise LabError("artifact server did not start listening within 10 s")
 
 
+def server_requests(address, name):
+    """The artifact server's GET requests for artifact `name` from `address`, read from
+    its log in this lab's run directory (which `down` removes: one lab's requests)."""
+    log_path = config.RUN / "artifact-server.log"
+    if not log_path.exists():
+        return []
+    return [line for line in log_path.read_text(errors="replace").splitlines()
+            if line.startswith(address + " ") and f'"GET /{name} ' in line]
+
+
 def base_url(address):
     return f"http://{address}:{config.ARTIFACT_PORT}"

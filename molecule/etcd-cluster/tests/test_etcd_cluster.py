@@ -1,5 +1,6 @@
 """Verify step of molecule/etcd-cluster: a 3-member etcd cluster with TLS, etcd 3.5
-from the release tarball (molecule/etcd-cluster/vars/tarball.yml).
+from the release tarball (molecule/etcd-cluster/vars/tarball.yml): downloaded by
+lab1 and lab3, copied from the controller to lab2 (the air-gapped path).
 
 Run by pytest-testinfra against the etcd hosts of the lab inventory. Client tests
 talk to each member's v3 JSON gateway from the controller (the lab underlay is the
@@ -10,9 +11,16 @@ import base64
 import json
 import os
 import ssl
+import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))     # the repo, for tools.lab
+from tools.lab.artifacts import server_requests  # noqa: E402  (this scenario's lab: CROSSHOST_LAB)
+
+AIR_GAPPED_HOST = "lab2"     # vars/tarball.yml gives it etcd_local_tarball
 
 # The lab's per-instance PKI dir (inventories/lab/group_vars/all/etcd.yml).
 PKI = os.path.expanduser(os.environ.get(
@@ -65,6 +73,21 @@ def test_runs_the_release_tarball_binaries(host):
     request = urllib.request.Request(_endpoint(host) + "/version")
     with urllib.request.urlopen(request, timeout=10, context=_context(True)) as response:
         assert json.load(response)["etcdserver"] == version.lstrip("v")
+
+
+def test_air_gapped_member_copied_the_tarball_the_others_downloaded_it(host):
+    """The artifact server's log: lab2 (etcd_local_tarball) never asked for the tarball,
+    each other member asked once (reruns found its checksum in place); every member
+    holds the pinned tarball."""
+    hostvars = host.ansible.get_variables()
+    tarball = hostvars["lab_etcd_tarball"]
+    downloads = server_requests(hostvars["ansible_host"], tarball)
+    if host.backend.get_hostname() == AIR_GAPPED_HOST:
+        assert downloads == [], downloads
+    else:
+        assert len(downloads) == 1, downloads
+    archive = host.file("/opt/etcd/%s/etcd.tar.gz" % hostvars["lab_etcd_version"])
+    assert archive.sha256sum == hostvars["lab_artifact_sha256"][tarball]
 
 
 def test_member_list_has_three_members_with_https(host):

@@ -16,6 +16,7 @@ import testinfra
 from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))     # the repo, for tools.lab
+from tools.lab.artifacts import server_requests  # noqa: E402  (this scenario's lab: CROSSHOST_LAB)
 
 BACKEND = os.environ.get("FLANNEL_TEST_BACKEND", "vxlan")
 UNIT = "/etc/systemd/system/flanneld.service"
@@ -258,15 +259,6 @@ def logged_results(log, task):
     return results
 
 
-def artifact_requests(address, name):
-    """GET requests for artifact `name` from `address` in this lab's artifact server log
-    (the lab keeps it in its run directory, which `down` removes: one lab's requests)."""
-    from tools.lab import config    # noqa: E402 (the lab instance of this scenario: CROSSHOST_LAB)
-    log = (config.RUN / "artifact-server.log").read_text(errors="replace")
-    return [line for line in log.splitlines()
-            if line.startswith(address + " ") and '"GET /%s ' % name in line]
-
-
 @pytest.mark.skipif(not LOCAL_TARBALL_HOST, reason="air-gapped source in flannel-udp only")
 def test_air_gapped_host_installed_from_the_controller_copy(host):
     """converge.yml gives LOCAL_TARBALL_HOST flannel_local_tarball: the check on the
@@ -279,7 +271,7 @@ def test_air_gapped_host_installed_from_the_controller_copy(host):
     checked = logged_results(log, "Check the local tarball on the controller (exists, matches flannel_checksum)")
     copied = logged_results(log, "Copy the release tarball")
     installed = logged_results(log, "Install flanneld from the release tarball (download, unpack, link; each only when needed)")
-    downloads = artifact_requests(hostvars["ansible_host"], hostvars["lab_flannel_tarball"])
+    downloads = server_requests(hostvars["ansible_host"], hostvars["lab_flannel_tarball"])
     assert installed.get(name, [])[:1] == ["changed"], installed      # unpacked and linked
     if name == LOCAL_TARBALL_HOST:
         assert checked.get(name) and set(checked[name]) == {"ok"}, checked
