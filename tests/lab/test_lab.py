@@ -3,6 +3,7 @@
 lab1 and lab3 share segment 0; lab2 sits on segment 1 behind the lab router.
 """
 import hashlib
+import os
 import time
 
 import pytest
@@ -50,6 +51,7 @@ def test_inventory_describes_hosts_and_groups(inventory):
     assert set(top["vars"]["lab_artifact_sha256"]) == {
         "flannel-v0.28.9-linux-amd64.tar.gz", "etcd-v3.5.1-linux-amd64.tar.gz", "pipework", "busybox-image.tar"}
     assert top["vars"]["lab_etcd_tarball"] == "etcd-v3.5.1-linux-amd64.tar.gz"
+    assert os.path.isfile(os.path.join(top["vars"]["lab_artifacts_dir"], top["vars"]["lab_etcd_tarball"]))
 
 
 def test_second_up_reports_and_creates_nothing(running_lab):

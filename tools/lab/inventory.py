@@ -66,6 +66,9 @@ def build(state):
             "lab_pipework_file": "pipework",
             "lab_busybox_image_file": "busybox-image.tar",
             "lab_artifact_sha256": sums,
+            # The same artifacts on the controller, for the air-gapped paths the
+            # scenarios test (flannel_local_tarball, etcd_local_tarball, pipework_local_file).
+            "lab_artifacts_dir": str(config.ARTIFACTS),
         },
         "children": children,
     }}

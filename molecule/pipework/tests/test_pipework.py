@@ -3,8 +3,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))     # the repo, for tools.lab
+from tools.lab.artifacts import server_requests  # noqa: E402  (this scenario's lab: CROSSHOST_LAB)
+
+AIR_GAPPED_HOST = "lab2"     # converge.yml gives it pipework_local_file
 
 WANT = {
     "lab1": [("c1", "eth1", "10.88.0.11/24", "02:42:0a:58:00:0b"),
@@ -32,6 +38,17 @@ def test_script_installed_with_the_lab_checksum(host):
     assert script.sha256sum == hostvars["lab_artifact_sha256"][hostvars["lab_pipework_file"]]
     run = host.run("/usr/local/bin/pipework")       # no arguments: prints its syntax, rc 1
     assert run.rc == 1 and "pipework <hostinterface>" in run.stdout
+
+
+def test_air_gapped_host_copied_the_script_the_other_downloaded_it(host):
+    """The artifact server's log: lab2 (pipework_local_file) never asked for the script,
+    lab1 asked once (the reruns found its checksum in place)."""
+    hostvars = host.ansible.get_variables()
+    downloads = server_requests(hostvars["ansible_host"], hostvars["lab_pipework_file"])
+    if host.backend.get_hostname() == AIR_GAPPED_HOST:
+        assert downloads == [], downloads
+    else:
+        assert len(downloads) == 1, downloads
 
 
 def test_pyroute2_installed(host):
