@@ -164,11 +164,11 @@ def wait_for_ssh(hosts, timeout=config.SSH_TIMEOUT):
             if run(ssh_argv(host, "true"), check=False, capture=True, timeout=15).returncode == 0:
                 pending.remove(host)
         if pending and time.monotonic() > deadline:
-            host = pending[0]
-            others = f" (also waiting for {', '.join(h['name'] for h in pending[1:])})" if pending[1:] else ""
-            raise LabError(f"host {host['name']} ({host['address']}) did not answer SSH within "
-                           f"{timeout:.0f} s{others}; last console lines ({host['console']}):\n"
-                           f"{console_tail(host)}")
+            # Name every host still pending: on a busy machine a slow host may be
+            # pending beside the one that is broken, and both are worth a look.
+            raise LabError("\n".join(
+                f"host {host['name']} ({host['address']}) did not answer SSH within {timeout:.0f} s; "
+                f"last console lines ({host['console']}):\n{console_tail(host)}" for host in pending))
         if pending:
             time.sleep(0.1)
 
