@@ -1,0 +1,136 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crosshost.network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: host_state
+short_description: Read systemd units, paths and installed packages in one call
+description:
+  - Reads, without changing anything, the state of several systemd units (one C(systemctl show)),
+    whether some paths exist, and the list of installed packages (one C(dpkg-query)).
+  - The roles decide from it whether to install, start, enable or bootstrap. Each read is one
+    module run on the host; asking for everything a run needs in one call saves a round trip
+    per item (C(playbooks/tasks/facts.yml) reads the packages and the fabric's units once per run).
+version_added: 0.1.0
+author:
+  - crosshost.network maintainers (@crosshost)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: It only reads, so it runs the same way in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  units:
+    description: systemd units to read, with their suffix (for example V(etcd.service)).
+    type: list
+    elements: str
+    default: []
+  paths:
+    description: Paths whose existence to report.
+    type: list
+    elements: path
+    default: []
+  packages:
+    description:
+      - Also return the installed packages. Debian and Ubuntu (C(dpkg-query)) only; elsewhere
+        RV(packages) is V(null).
+    type: bool
+    default: false
+requirements:
+  - systemd (C(systemctl)) when O(units) is not empty.
+"""
+
+EXAMPLES = r"""
+- name: Read whether etcd runs, is enabled and holds member data
+  crosshost.network.host_state:
+    units: [etcd.service]
+    paths: [/var/lib/etcd/default/member]
+  register: etcd_state
+
+- name: Bootstrap only a member without data
+  ansible.builtin.debug:
+    msg: "{{ etcd_state.units['etcd.service'].active_state }}"
+  when: not etcd_state.paths['/var/lib/etcd/default/member']
+"""
+
+RETURN = r"""
+units:
+  description: Per unit of O(units), its C(ActiveState) and C(UnitFileState) (empty when there is no such unit file).
+  returned: always
+  type: dict
+  sample: {"etcd.service": {"active_state": "active", "unit_file_state": "enabled"}}
+paths:
+  description: Per path of O(paths), whether it exists.
+  returned: always
+  type: dict
+  sample: {"/var/lib/etcd/default/member": true}
+packages:
+  description: The names of the installed packages, when O(packages) is set and the host has C(dpkg-query); else V(null).
+  returned: always
+  type: list
+  elements: str
+  sample: [etcd-server, docker.io]
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.crosshost.network.plugins.module_utils.host_state import (
+    DPKG_FORMAT, parse_installed_packages, parse_unit_states, systemctl_show_argv)
+
+
+def read_units(module, units):
+    if not units:
+        return {}
+    systemctl = module.get_bin_path('systemctl', required=True)
+    rc, out, err = module.run_command(systemctl_show_argv(systemctl, units))
+    if rc != 0:
+        module.fail_json(msg="`systemctl show` of %s failed (rc %d): %s. Is systemd the init system on this host?"
+                         % (', '.join(units), rc, err.strip()))
+    try:
+        return parse_unit_states(out, units)
+    except ValueError as e:
+        module.fail_json(msg=str(e))
+
+
+def read_packages(module):
+    dpkg_query = module.get_bin_path('dpkg-query')
+    if not dpkg_query:
+        return None
+    rc, out, err = module.run_command([dpkg_query, '--show', '--showformat=' + DPKG_FORMAT])
+    if rc != 0:
+        module.fail_json(msg="dpkg-query --show failed (rc %d): %s" % (rc, err.strip()))
+    return parse_installed_packages(out)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            units=dict(type='list', elements='str', default=[]),
+            paths=dict(type='list', elements='path', default=[]),
+            packages=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    module.exit_json(
+        changed=False,
+        units=read_units(module, params['units']),
+        paths=dict((path, os.path.exists(path)) for path in params['paths']),
+        packages=read_packages(module) if params['packages'] else None,
+    )
+
+
+if __name__ == '__main__':
+    main()
