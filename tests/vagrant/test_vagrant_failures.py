@@ -32,9 +32,13 @@ def test_vm_that_never_answers_ssh_names_its_console_log(clean_machine):
 def test_interrupted_box_build_leaves_nothing_and_keeps_the_cached_box(clean_machine):
     box = vagrant_box.box_path()
     had_box = box.exists()
+    # A runner started in the background (`cmd &` in a script) passes SIGINT on as
+    # ignored, and Python then keeps ignoring it: restore the terminal's default, so the
+    # build sees the Ctrl-C this test is about.
     build = subprocess.Popen([PYTHON, "-m", "tools.lab.vagrant", "box", "--force"], cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+                             start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not any(p.name.startswith(".build-") for p in vagrant_box.VAGRANT_DIR.iterdir()):
         assert build.poll() is None and time.monotonic() < deadline, build.communicate()
