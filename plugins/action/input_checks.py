@@ -11,23 +11,22 @@ __metaclass__ = type
 
 import os
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleError, AnsibleFilterError
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.crosshost.network.plugins.filter.files import file_checksum
 from ansible_collections.crosshost.network.plugins.filter.flannel import flannel_network_config
-from ansible_collections.crosshost.network.plugins.module_utils.files import file_digest
 from ansible_collections.crosshost.network.plugins.plugin_utils import input_checks
 
 ROLES = ('etcd', 'flannel', 'docker', 'pipework')
 
 
 def _controller_checksum(path, algorithm='sha256'):
-    """Hex digest of a file on the controller; '' when there is none (or no such algorithm)."""
-    if not path:
-        return ''
+    """The file_checksum filter (the roles' checks used it); '' also for an unknown
+    algorithm, which the checksum format check then reports."""
     try:
-        return file_digest(os.path.expanduser(str(path)), algorithm) or ''
-    except ValueError:
+        return file_checksum(path, algorithm)
+    except AnsibleFilterError:
         return ''
 
 
@@ -90,7 +89,7 @@ class ActionModule(ActionBase):
             effective = flannel_network_config(
                 inputs['network'], subnet_len=inputs['subnet_len'], subnet_min=inputs['subnet_min'],
                 subnet_max=inputs['subnet_max'], backend=inputs['backend'],
-                expected_hosts=input_checks.as_port(inputs['expected_hosts']))
+                expected_hosts=input_checks.as_int(inputs['expected_hosts']))
         except AnsibleError as err:
             return str(err), None, []
         return input_checks.flannel_endpoints(inputs), {'effective_config': effective}, []

@@ -15,7 +15,8 @@ description:
     whether some paths exist, and the list of installed packages (one C(dpkg-query)).
   - The roles decide from it whether to install, start, enable or bootstrap. Each read is one
     module run on the host; asking for everything a run needs in one call saves a round trip
-    per item (C(playbooks/tasks/facts.yml) reads the packages and the fabric's units once per run).
+    per item (C(playbooks/tasks/facts.yml) reads the installed packages once per run, and under
+    C(playbooks/site.yml) also the units the flannel and docker roles start).
 version_added: 0.1.0
 author:
   - crosshost.network maintainers (@crosshost)

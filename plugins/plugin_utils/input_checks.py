@@ -41,8 +41,8 @@ def matches(pattern, value):
     return value is not None and re.match(pattern, str(value)) is not None
 
 
-def as_port(value):
-    """Ansible's `| int` for a port: 0 when it is not a whole number."""
+def as_int(value):
+    """Ansible's `| int`: 0 when it is not a whole number."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -91,7 +91,7 @@ def etcd(inputs, groups, inventory_hostname, member_addresses, local_tarball_sha
             return ("etcd_address of %s is '%s': etcd binds and advertises IP addresses only. Set etcd_address "
                     "(or ansible_host) of %s to its IPv4/IPv6 address on the member network."
                     % (member, address, member))
-    client, peer = as_port(inputs['client_port']), as_port(inputs['peer_port'])
+    client, peer = as_int(inputs['client_port']), as_int(inputs['peer_port'])
     if not (0 < client < 65536 and 0 < peer < 65536 and client != peer):
         return ("etcd_client_port=%s and etcd_peer_port=%s must be two different TCP ports (defaults 2379 and 2380)."
                 % (inputs['client_port'], inputs['peer_port']))
@@ -165,7 +165,7 @@ def docker(inputs):
         return ("docker_bridge_source='%s' must be flannel (follow flanneld's lease), static (docker_bip, "
                 "docker_fixed_cidr, docker_mtu) or none." % source)
     if source == 'static' and not (matches(IPV4_CIDR, bip) and (not fixed_cidr or matches(IPV4_CIDR, fixed_cidr))
-                                   and (mtu in (None, '') or 68 <= as_port(mtu) <= 65535)):
+                                   and (mtu in (None, '') or 68 <= as_int(mtu) <= 65535)):
         return ("docker_bridge_source is static: docker_bip='%s' must be the bridge address with prefix (e.g. "
                 "192.168.10.1/24), docker_fixed_cidr='%s' empty or a CIDR inside it, docker_mtu='%s' empty or "
                 "68..65535." % (bip, fixed_cidr, mtu))
