@@ -9,6 +9,8 @@ path then runs for real.
   pipework                        the script from PyPI's docker-executor sdist
   busybox-image.tar               a tiny root file system for `docker import`
   SHA256SUMS                      `sha256sum` format, checked by the roles
+  apt/                            a link to the image build's apt repository (image.py),
+                                  the package source of every lab host
 """
 import gzip
 import io
@@ -235,3 +237,18 @@ def server_requests(address, name):
 
 def base_url(address):
     return f"http://{address}:{config.ARTIFACT_PORT}"
+
+
+def link_apt_repo(repo):
+    """Serve the image build's apt repository as apt/ (http.server follows the link)."""
+    link = config.ARTIFACTS / "apt"
+    if link.is_symlink() and Path(os.readlink(link)) == repo:
+        return
+    tmp = link.with_name(".apt.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(repo)
+    tmp.replace(link)
+
+
+def apt_repo_url(address):
+    return f"{base_url(address)}/apt"

@@ -23,6 +23,9 @@ def parse(argv):
     up.add_argument("--fabric", choices=sorted(inventory.FABRIC_GROUPS), default="all",
                     help="which role groups the hosts join: flannel (etcd, flannel, docker, pipework), "
                          "ovs-gre (ovs_gre, docker, pipework) or all (default)")
+    up.add_argument("--image", choices=["full", "bare"], default="full",
+                    help="full: every package the roles install is in place (default); bare: a fresh "
+                         "Debian host, so the roles install them from the lab's apt repository")
     sub.add_parser("down", help="stop every host and remove everything the lab made")
     restart = sub.add_parser("restart", help="reboot one host (power off, fresh network namespace, boot, "
                              "wait for SSH); disk contents are kept")
@@ -50,10 +53,11 @@ def main(argv=None):
             with state.locked():
                 image.build_image(force=args.force)
                 sums = artifacts.build_artifacts()
+                artifacts.link_apt_repo(image.apt_repo_path())
             for name, digest in sums.items():
                 print(f"{digest}  {config.ARTIFACTS / name}")
         elif args.command == "up":
-            lifecycle.up(args.hosts, args.segments, args.etcd_members, args.fabric)
+            lifecycle.up(args.hosts, args.segments, args.etcd_members, args.fabric, args.image)
             return lifecycle.status()
         elif args.command == "down":
             lifecycle.down()

@@ -50,8 +50,9 @@ def mount_docker_fs():
     run(["mount", "-o", "loop", DOCKER_FS_IMAGE, DOCKER_FS_MOUNT])
 
 
-def prepare_root(image, name, all_hosts):
-    """Seed the host's upper dir with its identity, then mount its overlay root."""
+def prepare_root(image, name, all_hosts, apt_repo_url):
+    """Seed the host's upper dir with its identity and its package source (the lab's
+    apt repository: the Debian mirror is out of reach), then mount its overlay root."""
     base = host_dir(name)
     upper, work, root = base / "upper", base / "work", base / "root"
     for path in (upper, work, root):
@@ -63,6 +64,10 @@ def prepare_root(image, name, all_hosts):
     hosts_lines = ["127.0.0.1 localhost", f"127.0.1.1 {name}"]
     hosts_lines += [f"{h['address']} {h['name']}" for h in all_hosts]
     (upper / "etc/hosts").write_text("\n".join(hosts_lines) + "\n")
+    (upper / "etc/apt").mkdir(exist_ok=True)
+    (upper / "etc/apt/sources.list").write_text(
+        "# The lab's apt repository, served from the lab bridge (tools/lab/image.py)\n"
+        f"deb [trusted=yes] {apt_repo_url} ./\n")
     ssh_dir = upper / "root/.ssh"
     ssh_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     (ssh_dir / "authorized_keys").write_text(ssh_key().with_suffix(".pub").read_text())

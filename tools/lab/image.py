@@ -1,8 +1,15 @@
-"""The lab's root file system: Debian bookworm made with debootstrap, cached.
+"""The lab's root file systems: Debian bookworm made with debootstrap, cached.
 
+One build makes three things, side by side under IMAGES:
+  bookworm-<hash>       the full image: the base plus every package the roles install
+                        (hosts cannot download, so the default lab has them all)
+  bookworm-<hash>.bare  the base only, without package lists: a fresh host, on which
+                        the roles' package installs run for real (`up --image bare`)
+  bookworm-<hash>.apt   a flat apt repository of exactly the packages the full image
+                        adds to the base, served to the hosts by the artifact server
 The cache path holds a hash of the recipe (mirror, packages, files and commands
 applied to the image), so a changed recipe builds a new image and an unchanged one
-is reused. A build happens in a temporary directory that is renamed into place only
+is reused. A build happens in temporary directories that are renamed into place only
 when complete, so a half-built image is never booted.
 """
 import hashlib
@@ -13,18 +20,24 @@ import shutil
 from pathlib import Path
 
 from tools.lab import config
-from tools.lab.util import LabError, log, mounts_under, quiet, run
+from tools.lab.util import LabError, log, mounts_under, quiet, run, sha256_file
 
-# What hosts cannot download (no route out), so it must be in the image.
-PACKAGES = [
+# A host before any role ran: systemd, SSH, Python and the usual tools.
+BASE_PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt",
     "iproute2", "iptables", "iputils-ping", "procps", "curl", "ca-certificates",
     "less", "tcpdump", "kmod",
+]
+
+# What the roles install (and the tests use): in the full image, and in the apt
+# repository for bare hosts.
+FABRIC_PACKAGES = [
     "docker.io", "containerd", "tini",
     "openvswitch-switch", "python3-openvswitch",
     "etcd-server", "etcd-client",
     "bridge-utils", "python3-pyroute2", "iperf3", "ethtool",
 ]
+PACKAGES = BASE_PACKAGES + FABRIC_PACKAGES
 
 # Installed, but the roles enable and start them.
 DISABLED_UNITS = [
@@ -114,7 +127,11 @@ IMAGE_FILES = {
 ENABLED_UNITS = ["lab-ssh-hostkeys.service", "lab-cgroup-rw.service", "ssh.service"]
 
 # Bump when the build steps below change in a way the recipe does not show.
-RECIPE_REVISION = 1
+RECIPE_REVISION = 2
+
+# The suffixes of the bare image and of the apt repository beside the full image.
+BARE_SUFFIX = ".bare"
+APT_SUFFIX = ".apt"
 
 
 def debian_mirror():
@@ -146,7 +163,8 @@ def recipe():
         "revision": RECIPE_REVISION,
         "suite": config.DEBIAN_SUITE,
         "mirror": debian_mirror(),
-        "packages": sorted(PACKAGES),
+        "packages": sorted(BASE_PACKAGES),
+        "fabric_packages": sorted(FABRIC_PACKAGES),
         "disabled": DISABLED_UNITS,
         "masked": MASKED_UNITS,
         "enabled": ENABLED_UNITS,
@@ -163,6 +181,14 @@ def image_path():
     return config.IMAGES / f"{config.DEBIAN_SUITE}-{recipe_hash()}"
 
 
+def bare_image_path():
+    return image_path().with_name(image_path().name + BARE_SUFFIX)
+
+
+def apt_repo_path():
+    return image_path().with_name(image_path().name + APT_SUFFIX)
+
+
 def nspawn_chroot(root, *argv):
     """Run a command in the image being built (nspawn sets up /proc, /sys, /dev for us)."""
     run(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--resolv-conf=replace-host",
@@ -170,34 +196,71 @@ def nspawn_chroot(root, *argv):
 
 
 def build_image(force=False):
-    """Return the cached image for the current recipe, building it if needed."""
-    final = image_path()
+    """Return the cached full image for the current recipe, building it (and the
+    bare image and the apt repository beside it) if needed."""
+    final, bare, repo = image_path(), bare_image_path(), apt_repo_path()
     if config.IMAGES.is_dir():
         remove_stale_builds()
-    if final.is_dir() and not force:
+    if final.is_dir() and bare.is_dir() and repo.is_dir() and not force:
         log(f"image cached: {final}")
         return final
     config.IMAGES.mkdir(parents=True, exist_ok=True)
-    tmp = config.IMAGES / f".build-{final.name}-{os.getpid()}"
+    tmp = {path: config.IMAGES / f".build-{path.name}-{os.getpid()}" for path in (final, bare, repo)}
     mirror = debian_mirror()
     log(f"building image {final.name} from {mirror} (a few minutes)")
     try:
-        run(["debootstrap", "--variant=minbase", config.DEBIAN_SUITE, tmp, mirror])
-        policy = tmp / "usr/sbin/policy-rc.d"
+        root = tmp[final]
+        run(["debootstrap", "--variant=minbase", config.DEBIAN_SUITE, root, mirror])
+        policy = root / "usr/sbin/policy-rc.d"
         policy.write_text(POLICY_RC_D)
         policy.chmod(0o755)
-        nspawn_chroot(tmp, "apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES)
-        customize(tmp)
+        nspawn_chroot(root, "apt-get", "install", "-y", "-q", "--no-install-recommends", *BASE_PACKAGES)
+        nspawn_chroot(root, "apt-get", "clean")
+        # The bare image: the base as a fresh host has it, with no policy-rc.d
+        # and no package lists (the roles must refresh them before installing).
+        run(["cp", "-a", "--reflink=auto", root, tmp[bare]])
+        (tmp[bare] / "usr/sbin/policy-rc.d").unlink()
+        customize(tmp[bare], fabric_installed=False)
+        for path in (tmp[bare] / "var/lib/apt/lists").glob("*_*"):
+            path.unlink()
+        nspawn_chroot(root, "apt-get", "install", "-y", "-q", "--no-install-recommends", *FABRIC_PACKAGES)
+        write_apt_repo(root / "var/cache/apt/archives", tmp[repo])
+        customize(root)
         policy.unlink()
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for path in tmp.values():
+            shutil.rmtree(path, ignore_errors=True)
         raise
-    if final.exists():      # a forced rebuild replaces the old tree
-        shutil.rmtree(final)
-    tmp.rename(final)
+    for path in (final, bare, repo):
+        if path.exists():      # a forced rebuild replaces the old trees
+            shutil.rmtree(path)
+        tmp[path].rename(path)
     prune_images(keep=final)
-    log(f"image ready: {final}")
+    log(f"image ready: {final} (bare: {bare.name}, apt repository: {repo.name})")
     return final
+
+
+def write_apt_repo(archives, repo):
+    """Move the .debs apt downloaded into `repo`, a flat repository (`deb URL ./`)
+    with a Packages index and a Release file listing its checksum."""
+    repo.mkdir()
+    entries = []
+    for deb in sorted(archives.glob("*.deb")):
+        control = run(["dpkg-deb", "--field", deb], capture=True).stdout.strip()
+        fields = dict(line.split(": ", 1) for line in control.splitlines() if ": " in line)
+        # A mirror's pool name: no epoch (apt's archive names hold it as "%3a").
+        name = f"{fields['Package']}_{fields['Version'].split(':')[-1]}_{fields['Architecture']}.deb"
+        target = repo / name
+        shutil.move(deb, target)
+        entries.append(f"{control}\nFilename: ./{name}\nSize: {target.stat().st_size}\n"
+                       f"SHA256: {sha256_file(target)}\n")
+    if not entries:
+        raise LabError(f"no packages were downloaded into {archives}")
+    packages = repo / "Packages"
+    packages.write_text("\n".join(entries))
+    (repo / "Release").write_text(
+        f"Suite: crosshost-lab\nCodename: {config.DEBIAN_SUITE}\nSHA256:\n"
+        f" {sha256_file(packages)} {packages.stat().st_size} Packages\n")
 
 
 def remove_stale_builds():
@@ -209,13 +272,14 @@ def remove_stale_builds():
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def customize(root):
+def customize(root, fabric_installed=True):
     for rel, (text, mode) in IMAGE_FILES.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         path.chmod(mode)
-    run(["systemctl", "--root", root, "disable", *DISABLED_UNITS], check=False)
+    if fabric_installed:
+        run(["systemctl", "--root", root, "disable", *DISABLED_UNITS], check=False)
     run(["systemctl", "--root", root, "mask", *MASKED_UNITS])
     run(["systemctl", "--root", root, "enable", *ENABLED_UNITS])
     # Identity comes per host at `up`: machine-id, hostname, SSH host keys.
@@ -249,6 +313,12 @@ def prune_images(keep):
     """Remove images of older recipes, unless a lab instance still runs on one."""
     in_use = images_in_use()
     for path in config.IMAGES.iterdir():
-        if path != keep and str(path) not in in_use and not path.name.startswith(".build-"):
-            log(f"removing old image {path.name}")
-            shutil.rmtree(path, ignore_errors=True)
+        if path.name.startswith((keep.name, ".build-")) or str(path) in in_use:
+            continue
+        if path.name.endswith(BARE_SUFFIX) and str(path)[:-len(BARE_SUFFIX)] in in_use:
+            continue          # a lab runs on its full image: keep the whole build
+        if path.name.endswith(APT_SUFFIX) and any(image.startswith(str(path)[:-len(APT_SUFFIX)])
+                                                  for image in in_use):
+            continue          # a running lab's bare hosts may still install from it
+        log(f"removing old image {path.name}")
+        shutil.rmtree(path, ignore_errors=True)

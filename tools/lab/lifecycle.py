@@ -60,16 +60,18 @@ def plan_hosts(count, segments):
             for i in range(count)]
 
 
-def up(count, segments=1, etcd_members=1, fabric="all"):
+def up(count, segments=1, etcd_members=1, fabric="all", image_kind="full"):
     if not 1 <= count <= 40 or not 1 <= segments <= 8:
         raise LabError("use 1-40 hosts and 1-8 segments")
     with state.locked():
         st = state.load()
         if is_running(st):
             running = [h["name"] for h in st["hosts"]]
-            if len(running) != count or st["segments"] != segments:
+            if len(running) != count or st["segments"] != segments or \
+                    st.get("image_kind", "full") != image_kind:
                 raise LabError(f"the lab already runs {len(running)} hosts on {st['segments']} "
-                               f"segment(s) ({', '.join(running)}); run `make lab-down` first to change it")
+                               f"segment(s) ({', '.join(running)}) from the {st.get('image_kind', 'full')} "
+                               "image; run `make lab-down` first to change it")
             st["etcd_members"] = etcd_members
             st["fabric"] = fabric
             inventory.write(st)
@@ -81,12 +83,15 @@ def up(count, segments=1, etcd_members=1, fabric="all"):
             _teardown(st, grace=2.0)
 
         img = image.build_image()
+        if image_kind == "bare":
+            img = image.bare_image_path()
         artifacts.build_artifacts()
+        artifacts.link_apt_repo(image.apt_repo_path())
         hosts.ssh_key()
         network.check_free(segments)
 
         started = time.monotonic()
-        st = {"phase": "starting", "image": str(img), "segments": segments,
+        st = {"phase": "starting", "image": str(img), "image_kind": image_kind, "segments": segments,
               "etcd_members": etcd_members, "fabric": fabric, "hosts": [], "servers": []}
         state.save(st)
         previous = signal.signal(signal.SIGTERM, _raise_interrupted)
@@ -117,7 +122,8 @@ def _boot(st, img, count, segments):
         st["hosts"].append(host)
         state.save(st)
         network.create_host_link(host["name"], host["segment"], host["address"], segments)
-        host.update(hosts.prepare_root(img, host["name"], planned))
+        apt_repo_url = artifacts.apt_repo_url(network.address(host["segment"], config.MACHINE_OCTET))
+        host.update(hosts.prepare_root(img, host["name"], planned, apt_repo_url))
         host["pid"] = hosts.start(host)
         state.save(st)
     for segment in range(segments):
