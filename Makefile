@@ -81,6 +81,7 @@ bench: collection ## benchmarks: figures and side-by-side ratios, then a summary
 	$(PYTHON) tests/bench/bench_lab.py
 	$(PYTHON) tests/bench/bench_config_files.py
 	$(PYTHON) tests/bench/bench_converge.py
+	$(PYTHON) tests/bench/bench_converge.py --image bare
 	$(PYTHON) tests/bench/bench_datapath.py
 	$(PYTHON) tests/bench/results.py
 

@@ -3,7 +3,9 @@
 For each lab size N (default 3, 6, 12): boot N fresh hosts, run playbooks/site.yml
 (first converge), run it again (the no-op rerun), take the lab down; then the same
 with tests/bench/handwritten_flannel.yml (the same steps as plain command/copy
-tasks) on fresh hosts. Prints wall times, task results per second, the ratios
+tasks) on fresh hosts. With --image bare the hosts are fresh Debian hosts without the
+packages, which both playbooks then install from the lab's apt repository (a first
+converge as on new machines); the default, full, has every package in place. Prints wall times, task results per second, the ratios
 rerun/first and ours/hand-written, and the slope of the first converge over N
 (a least-squares line: seconds per extra host). Records every figure for
 `make bench`. Never fails on timing.
@@ -13,7 +15,7 @@ HTTP on both sides so the comparison is like for like (TLS adds PKI work that th
 hand-written playbook does not do), and with the Ansible settings the README
 recommends (pipelining, SSH ControlPersist, forks).
 
-    python tests/bench/bench_converge.py [--sizes 3 6 12]
+    python tests/bench/bench_converge.py [--sizes 3 6 12] [--image full|bare]
 """
 import argparse
 import os
@@ -63,8 +65,8 @@ def playbook(path, extra):
     return {"wall": wall, "results": results, "changed": changed}
 
 
-def converge_twice(path, extra, hosts):
-    lab("up", "--hosts", str(hosts), "--fabric", "flannel")
+def converge_twice(path, extra, hosts, image):
+    lab("up", "--hosts", str(hosts), "--fabric", "flannel", "--image", image)
     try:
         return playbook(path, extra), playbook(path, extra)
     finally:
@@ -84,16 +86,19 @@ def slope(points):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[3, 6, 12])
+    parser.add_argument("--image", choices=["full", "bare"], default="full",
+                        help="full: packages in place (default); bare: both playbooks install them")
     args = parser.parse_args()
+    label = "" if args.image == "full" else " (bare hosts)"
     lab("down")
     rows = []
     for hosts in args.sizes:
-        ours = converge_twice("playbooks/site.yml", PLAIN_HTTP, hosts)
-        hand = converge_twice("tests/bench/handwritten_flannel.yml", [], hosts)
+        ours = converge_twice("playbooks/site.yml", PLAIN_HTTP, hosts, args.image)
+        hand = converge_twice("tests/bench/handwritten_flannel.yml", [], hosts, args.image)
         rows.append((hosts, ours, hand))
         print("N=%d done" % hosts, flush=True)
 
-    print("\nconverge of a flannel vxlan fabric on the lab (plain-HTTP etcd, pipelining, forks 20)")
+    print("\nconverge of a flannel vxlan fabric on the lab%s (plain-HTTP etcd, pipelining, forks 20)" % label)
     header = ("N", "playbook", "first s", "rerun s", "tasks/s", "rerun chg", "rerun/first")
     print("%3s %-13s %9s %9s %9s %8s %12s" % header)
     for hosts, ours, hand in rows:
@@ -101,18 +106,18 @@ def main():
             rate = first["results"] / first["wall"]
             print("%3d %-13s %9.1f %9.1f %9.1f %8d %12.2f" % (
                 hosts, name, first["wall"], rerun["wall"], rate, rerun["changed"], rerun["wall"] / first["wall"]))
-            record("converge", "N=%d %s first converge" % (hosts, name), first["wall"], "s")
-            record("converge", "N=%d %s no-op rerun" % (hosts, name), rerun["wall"], "s")
-            record("converge", "N=%d %s task results per second" % (hosts, name), rate, "1/s")
-            record("converge", "N=%d %s no-op rerun / first" % (hosts, name), rerun["wall"] / first["wall"], "x",
+            record("converge", "N=%d %s first converge" % (hosts, name) + label, first["wall"], "s")
+            record("converge", "N=%d %s no-op rerun" % (hosts, name) + label, rerun["wall"], "s")
+            record("converge", "N=%d %s task results per second" % (hosts, name) + label, rate, "1/s")
+            record("converge", "N=%d %s no-op rerun / first" % (hosts, name) + label, rerun["wall"] / first["wall"], "x",
                    kind="ratio")
         ratio = ours[0]["wall"] / hand[0]["wall"]
         print("    ratio site.yml / hand-written, first converge: %.2f" % ratio)
-        record("converge", "N=%d site.yml / hand-written, first converge" % hosts, ratio, "x", kind="ratio")
+        record("converge", "N=%d site.yml / hand-written, first converge" % hosts + label, ratio, "x", kind="ratio")
     for name, index in (("site.yml", 1), ("hand-written", 2)):
         per_host = slope([(r[0], r[index][0]["wall"]) for r in rows])
         print("slope of the first converge, %s: %.2f s per extra host" % (name, per_host))
-        record("converge", "%s first converge slope" % name, per_host, "s/host")
+        record("converge", "%s first converge slope" % name + label, per_host, "s/host")
 
 
 if __name__ == "__main__":
