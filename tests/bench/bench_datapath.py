@@ -14,6 +14,14 @@ same lab, between the two hosts' underlay addresses (the lab bridge):
   - the MTU check: `ping -M do -s <mtu - 28>` (mtu of the container's eth0) must
     come back: no fragmentation needed and no black hole for full-size packets.
 
+For host-gw and vxlan, a third path runs in the same turns: the control, made by
+hand with plain `ip` commands and none of our code, with the same hops as the
+fabric (a network namespace on a veth into a Linux bridge on each host, routed over
+the underlay: plain routes for host-gw, a point-to-point kernel vxlan device for
+vxlan). The ratio fabric / control says what the fabric costs beyond the bare
+kernel topology it is built from; control / underlay is that topology's own ceiling
+on this machine.
+
 Prints every figure, the targets beside them and records them for `make bench`.
 Never fails on timing. A fabric that carries pings but not TCP is reported (the
 throughput "NOT MEASURED" with the reason, its other figures still taken), not
@@ -65,19 +73,22 @@ CONVERGE_TIMEOUT = 900
 
 # moves_underlay: the converge changes the host-to-host path itself, so the underlay
 # baseline is taken before it (else side by side with the fabric, after it).
-Fabric = collections.namedtuple("Fabric", "key name lab_fabric playbooks extra verify_group moves_underlay target note")
+# control: the hand-made path measured beside the fabric (None, "routes" or "vxlan").
+Fabric = collections.namedtuple("Fabric", "key name lab_fabric playbooks extra verify_group moves_underlay target note "
+                                          "control")
 FLANNEL_PLAYBOOKS = ["playbooks/etcd.yml", "playbooks/flannel.yml", "playbooks/docker.yml"]
 FABRICS = [
     Fabric("host-gw", "flannel host-gw", "flannel", FLANNEL_PLAYBOOKS,
-           {"flannel_backend": {"type": "host-gw"}}, "docker", False, 0.95, "kernel routes, no encapsulation"),
+           {"flannel_backend": {"type": "host-gw"}}, "docker", False, 0.95, "kernel routes, no encapsulation",
+           "routes"),
     Fabric("vxlan", "flannel vxlan", "flannel", FLANNEL_PLAYBOOKS,
-           {"flannel_backend": {"type": "vxlan", "vni": 1}}, "docker", False, 0.85, "kernel vxlan"),
+           {"flannel_backend": {"type": "vxlan", "vni": 1}}, "docker", False, 0.85, "kernel vxlan", "vxlan"),
     Fabric("udp", "flannel udp", "flannel", FLANNEL_PLAYBOOKS,
            {"flannel_backend": {"type": "udp"}}, "docker", False, None,
-           "expected far lower: flanneld copies every packet through user space (TUN)"),
+           "expected far lower: flanneld copies every packet through user space (TUN)", None),
     Fabric("ovs-gre", "OVS GRE", "ovs-gre", ["playbooks/ovs_gre.yml"],
            {"ovs_gre_datapath_type": "netdev"}, "ovs_gre", True, None,
-           "as measured: userspace (netdev) OVS datapath in the lab, not the kernel datapath"),
+           "as measured: userspace (netdev) OVS datapath in the lab, not the kernel datapath", None),
 ]
 PKI_VARS = {"etcd_pki_local_dir": PKI_DIR, "flannel_etcd_pki_local_dir": PKI_DIR}
 
@@ -124,13 +135,15 @@ def playbooks(paths, extra):
 
 
 class Endpoint(collections.namedtuple("Endpoint", "host pid address")):
-    """One end of a measured path: a lab host, the pid whose network namespace to enter
-    (None: the host's own namespace, the underlay) and the address the peer dials."""
+    """One end of a measured path: a lab host, the network namespace to enter (a pid,
+    a /run/netns path, or None: the host's own namespace, the underlay) and the
+    address the peer dials."""
 
     def argv(self, *command):
         if self.pid is None:
             return list(command)
-        return ["nsenter", "--net=/proc/%d/ns/net" % self.pid, *command]
+        netns = self.pid if isinstance(self.pid, str) else "/proc/%d/ns/net" % self.pid
+        return ["nsenter", "--net=%s" % netns, *command]
 
 
 def underlay_endpoints():
@@ -174,7 +187,8 @@ def iperf_once(client, server, seconds):
 
 
 def pidfile(server):
-    return "/run/bench-datapath-iperf3-%s.pid" % ("host" if server.pid is None else server.pid)
+    name = "host" if server.pid is None else os.path.basename(str(server.pid))
+    return "/run/bench-datapath-iperf3-%s.pid" % name
 
 
 def throughput(paths, seconds, repeat):
@@ -257,6 +271,53 @@ def start_probes(fabric):
     return probe_endpoints()
 
 
+CONTROL_NETNS = "/run/netns/benchctl"
+CONTROL_SUBNET = "10.250.{}.0/24"     # host k's control namespace sits in 10.250.k.0/24
+CONTROL_VXLAN_NET = "10.251.0.{}/24"  # the control vxlan device's own address on host k
+
+
+def control_commands(kind, index, peer_index, own_underlay, peer_underlay):
+    """The `ip`/`iptables` commands that make host `index`'s end of the control path."""
+    bridge_address = "10.250.%d.1" % index
+    mtu = "1450" if kind == "vxlan" else "1500"      # as flannel's vxlan lease / host-gw
+    commands = [
+        ["ip", "netns", "add", "benchctl"],
+        ["ip", "link", "add", "benchbr0", "mtu", mtu, "type", "bridge"],
+        ["ip", "addr", "add", bridge_address + "/24", "dev", "benchbr0"],
+        ["ip", "link", "set", "benchbr0", "up"],
+        ["ip", "link", "add", "benchv0", "mtu", mtu, "type", "veth", "peer", "name", "benchv1", "mtu", mtu],
+        ["ip", "link", "set", "benchv1", "netns", "benchctl"],
+        ["ip", "link", "set", "benchv0", "master", "benchbr0", "up"],
+        ["ip", "-n", "benchctl", "addr", "add", "10.250.%d.2/24" % index, "dev", "benchv1"],
+        ["ip", "-n", "benchctl", "link", "set", "benchv1", "up"],
+        ["ip", "-n", "benchctl", "link", "set", "lo", "up"],
+        ["ip", "-n", "benchctl", "route", "add", "default", "via", bridge_address],
+        # Docker's FORWARD policy is DROP: let the control subnets through, first.
+        ["iptables", "-I", "FORWARD", "1", "-s", "10.250.0.0/16", "-d", "10.250.0.0/16", "-j", "ACCEPT"],
+    ]
+    peer_subnet = CONTROL_SUBNET.format(peer_index)
+    if kind == "routes":
+        commands.append(["ip", "route", "add", peer_subnet, "via", peer_underlay, "dev", "eth0"])
+    else:
+        commands += [
+            ["ip", "link", "add", "benchvx", "type", "vxlan", "id", "4242", "local", own_underlay,
+             "remote", peer_underlay, "dstport", "4799", "dev", "eth0"],
+            ["ip", "addr", "add", CONTROL_VXLAN_NET.format(index), "dev", "benchvx"],
+            ["ip", "link", "set", "benchvx", "up"],
+            ["ip", "route", "add", peer_subnet, "via", CONTROL_VXLAN_NET.format(peer_index)[:-3], "dev", "benchvx"],
+        ]
+    return commands
+
+
+def control_endpoints(kind, underlay_path):
+    """Make the hand-made control path on both hosts; return its two endpoints."""
+    hosts = [(1, underlay_path[0], underlay_path[1]), (2, underlay_path[1], underlay_path[0])]
+    for index, own, peer in hosts:
+        for argv in control_commands(kind, index, 3 - index, own.address, peer.address):
+            on_host(own.host, argv)
+    return tuple(Endpoint(own.host, CONTROL_NETNS, "10.250.%d.2" % index) for index, own, _peer in hosts)
+
+
 def measure_underlay(path, seconds, repeat):
     return dict(throughput([path], seconds, repeat)[0], rtt=rtt(path), path=describe(path))
 
@@ -275,8 +336,15 @@ def measure_fabric(fabric, seconds, repeat):
         print("  converged in %.0f s" % playbooks(fabric.playbooks, dict(PKI_VARS, **fabric.extra)), flush=True)
         probe_path = start_probes(fabric)
         result = {"path": describe(probe_path)}
+        control_path = control_endpoints(fabric.control, underlay_path) if fabric.control else None
         try:
-            if underlay is None:
+            if underlay is None and control_path:
+                figures, underlay_figures, control_figures = throughput(
+                    [probe_path, underlay_path, control_path], seconds, repeat)
+                underlay = dict(underlay_figures, rtt=rtt(underlay_path), path=describe(underlay_path))
+                result["control"] = dict(control_figures, rtt=rtt(control_path), path=describe(control_path),
+                                         kind=fabric.control)
+            elif underlay is None:
                 figures, underlay_figures = throughput([probe_path, underlay_path], seconds, repeat)
                 underlay = dict(underlay_figures, rtt=rtt(underlay_path), path=describe(underlay_path))
             else:
@@ -310,6 +378,8 @@ def report(fabric, result):
         print("  ratio %s / underlay: %.2f  target: %s" % (fabric.name, ratio, target_text(fabric, ratio)))
         record("datapath", "%s TCP throughput" % fabric.name, result["mbit"], "Mbit/s")
         record("datapath", "%s / underlay TCP throughput" % fabric.name, ratio, "x", kind="ratio")
+        if "control" in result:
+            report_control(fabric, result, underlay)
     else:
         print("  %s (%s): RTT %.3f ms; TCP throughput NOT MEASURED: %s" % (
             fabric.name, result["path"], result["rtt"], result["why"]))
@@ -322,6 +392,20 @@ def report(fabric, result):
     record("datapath", "%s full-MTU DF ping passes" % fabric.name, 1.0 if result["passed"] else 0.0, "1=pass")
 
 
+def report_control(fabric, result, underlay):
+    control = result["control"]
+    what = "hand-made routes" if control["kind"] == "routes" else "hand-made vxlan"
+    print("  control, %s (%s): %.0f Mbit/s (%s), RTT %.3f ms" % (
+        what, control["path"], control["mbit"], runs_text(control), control["rtt"]))
+    print("  ratio control / underlay: %.2f (the bare topology's ceiling); ratio %s / control: %.2f" % (
+        control["mbit"] / underlay["mbit"], fabric.name, result["mbit"] / control["mbit"]))
+    record("datapath", "control (%s) in the %s lab, TCP throughput" % (what, fabric.name), control["mbit"], "Mbit/s")
+    record("datapath", "control (%s) / underlay TCP throughput" % what, control["mbit"] / underlay["mbit"], "x",
+           kind="ratio")
+    record("datapath", "%s / control (%s) TCP throughput" % (fabric.name, what), result["mbit"] / control["mbit"],
+           "x", kind="ratio")
+
+
 def target_text(fabric, ratio):
     if fabric.target is None:
         return fabric.note
@@ -331,8 +415,8 @@ def target_text(fabric, ratio):
 
 def summary(rows, failures, wall):
     print("\ndata path across 2 lab hosts (iperf3 TCP median, ping RTT average; ratio = fabric / underlay)")
-    print("%-19s %9s %9s %6s %8s %8s %5s %5s  %s" % (
-        "fabric", "Mbit/s", "underlay", "ratio", "RTT ms", "ulay ms", "MTU", "DF", "target"))
+    print("%-19s %9s %9s %6s %8s %8s %5s %5s %8s  %s" % (
+        "fabric", "Mbit/s", "underlay", "ratio", "RTT ms", "ulay ms", "MTU", "DF", "/control", "target"))
     for fabric, result in rows:
         underlay = result["underlay"]
         if "mbit" in result:
@@ -340,9 +424,15 @@ def summary(rows, failures, wall):
             mbit, ratio_text, target = "%.0f" % result["mbit"], "%.2f" % ratio, target_text(fabric, ratio)
         else:
             mbit, ratio_text, target = "-", "-", "TCP does not get across: " + result["why"]
-        print("%-19s %9s %9.0f %6s %8.3f %8.3f %5d %5s  %s" % (
+        control = result.get("control")
+        versus_control = "%.2f" % (result["mbit"] / control["mbit"]) if control and "mbit" in result else "-"
+        print("%-19s %9s %9.0f %6s %8.3f %8.3f %5d %5s %8s  %s" % (
             fabric.name[:19], mbit, underlay["mbit"], ratio_text, result["rtt"], underlay["rtt"], result["mtu"],
-            "pass" if result["passed"] else "FAIL", target))
+            "pass" if result["passed"] else "FAIL", versus_control, target))
+        if control:
+            print("%-19s %9.0f %9.0f %6.2f %8.3f %8.3f" % (
+                ("  control " + control["kind"])[:19], control["mbit"], underlay["mbit"],
+                control["mbit"] / underlay["mbit"], control["rtt"], underlay["rtt"]))
     for fabric, reason in failures:
         print("%-19s not measured: %s" % (fabric.name[:19], reason.splitlines()[0]))
     print("total wall time: %.0f s" % wall)

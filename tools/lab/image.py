@@ -131,6 +131,7 @@ RECIPE_REVISION = 2
 
 # The suffixes of the bare image and of the apt repository beside the full image.
 BARE_SUFFIX = ".bare"
+LISTS_MTIME = 1700000000       # 2023-11-14: the bare image's (empty) package lists
 APT_SUFFIX = ".apt"
 
 
@@ -221,8 +222,11 @@ def build_image(force=False):
         run(["cp", "-a", "--reflink=auto", root, tmp[bare]])
         (tmp[bare] / "usr/sbin/policy-rc.d").unlink()
         customize(tmp[bare], fabric_installed=False)
-        for path in (tmp[bare] / "var/lib/apt/lists").glob("*_*"):
+        lists = tmp[bare] / "var/lib/apt/lists"
+        for path in lists.glob("*_*"):
             path.unlink()
+        # Dated like an image made long ago: apt's cache_valid_time reads this time.
+        os.utime(lists, (LISTS_MTIME, LISTS_MTIME))
         nspawn_chroot(root, "apt-get", "install", "-y", "-q", "--no-install-recommends", *FABRIC_PACKAGES)
         write_apt_repo(root / "var/cache/apt/archives", tmp[repo])
         customize(root)
