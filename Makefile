@@ -10,6 +10,7 @@ HOSTS       ?= 3
 SEGMENTS    ?= 1
 ETCD_MEMBERS ?= 1
 FABRIC      ?= all
+LAB_IMAGE   ?= full
 # LAB=1..9 runs another lab beside the default one (own bridges, subnets, inventory
 # inventories/lab/hosts-N.yml); empty is the default lab (inventories/lab/hosts.yml).
 LAB         ?=
@@ -91,8 +92,8 @@ demo: collection ## the main job on the local lab
 lab-build: collection ## build (or reuse) the cached lab image and artifacts
 	$(PYTHON) -m tools.lab build
 
-lab-up: collection ## boot HOSTS=N lab hosts (SEGMENTS=K, ETCD_MEMBERS=M, FABRIC=flannel|ovs-gre|all, LAB=1..9)
-	$(PYTHON) -m tools.lab up --hosts $(HOSTS) --segments $(SEGMENTS) --etcd-members $(ETCD_MEMBERS) --fabric $(FABRIC)
+lab-up: collection ## boot HOSTS=N lab hosts (SEGMENTS=K, ETCD_MEMBERS=M, FABRIC=flannel|ovs-gre|all, LAB_IMAGE=full|bare, LAB=1..9)
+	$(PYTHON) -m tools.lab up --hosts $(HOSTS) --segments $(SEGMENTS) --etcd-members $(ETCD_MEMBERS) --fabric $(FABRIC) --image $(LAB_IMAGE)
 
 lab-down: ## stop the lab and remove everything it created
 	$(PYTHON) -m tools.lab down
