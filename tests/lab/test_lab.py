@@ -62,6 +62,20 @@ def test_second_up_reports_and_creates_nothing(running_lab):
     assert sorted(leftovers()) == links_before
     other = lab("up", "--hosts", "5")
     assert other.returncode == 1 and "already runs 3 hosts" in other.stderr
+    bare = lab("up", "--hosts", str(HOSTS), "--segments", str(SEGMENTS), "--image", "bare")
+    assert bare.returncode == 1 and "from the full image" in bare.stderr, bare.stderr
+
+
+def test_hosts_install_from_the_lab_apt_repository(running_lab, inventory):
+    # lab2 sits on segment 1: its source is the artifact server on its own bridge.
+    hosts = inventory["all"]["children"]["lab"]["hosts"]
+    for name in ("lab1", "lab2"):
+        url = hosts[name]["lab_artifact_url"] + "/apt"
+        assert host_run(name, "cat /etc/apt/sources.list").stdout.split("\n")[1] == \
+            f"deb [trusted=yes] {url} ./"
+        host_run(name, "apt-get update -q")
+        policy = host_run(name, "apt-cache policy docker.io").stdout
+        assert url in policy, policy
 
 
 def test_status_and_exec(running_lab):

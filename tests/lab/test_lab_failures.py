@@ -11,7 +11,9 @@ def test_host_without_ssh_fails_naming_it_with_its_console(no_lab_running):
     proc = lab("up", "--hosts", "2", env={"CROSSHOST_LAB_FAULT_NO_SSH": "lab2",
                                           "CROSSHOST_LAB_SSH_TIMEOUT": "4"})
     assert proc.returncode == 1
-    assert "host lab2 (192.168.150.12) did not answer SSH within 4 s" in proc.stderr
+    # lab2 is the second host on segment 0 of this lab instance (CROSSHOST_LAB)
+    address = f"192.168.{config.SUBNET_BASE}.{config.FIRST_HOST_OCTET + 1}"
+    assert f"host lab2 ({address}) did not answer SSH within 4 s" in proc.stderr
     assert "lab2.console.log" in proc.stderr and "Reached target" in proc.stderr
     assert (config.LOGS / "lab2.console.log").exists()      # kept for the post-mortem
     assert leftovers() == []
