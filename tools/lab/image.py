@@ -37,7 +37,6 @@ FABRIC_PACKAGES = [
     "etcd-server", "etcd-client",
     "bridge-utils", "python3-pyroute2", "iperf3", "ethtool",
 ]
-PACKAGES = BASE_PACKAGES + FABRIC_PACKAGES
 
 # Installed, but the roles enable and start them.
 DISABLED_UNITS = [
@@ -182,12 +181,17 @@ def image_path():
     return config.IMAGES / f"{config.DEBIAN_SUITE}-{recipe_hash()}"
 
 
+def beside(full, suffix):
+    """The bare image or the apt repository of the build whose full image is `full`."""
+    return full.with_name(full.name + suffix)
+
+
 def bare_image_path():
-    return image_path().with_name(image_path().name + BARE_SUFFIX)
+    return beside(image_path(), BARE_SUFFIX)
 
 
 def apt_repo_path():
-    return image_path().with_name(image_path().name + APT_SUFFIX)
+    return beside(image_path(), APT_SUFFIX)
 
 
 def nspawn_chroot(root, *argv):
@@ -199,7 +203,8 @@ def nspawn_chroot(root, *argv):
 def build_image(force=False):
     """Return the cached full image for the current recipe, building it (and the
     bare image and the apt repository beside it) if needed."""
-    final, bare, repo = image_path(), bare_image_path(), apt_repo_path()
+    final = image_path()       # the recipe hash reads the apt sources: once
+    bare, repo = beside(final, BARE_SUFFIX), beside(final, APT_SUFFIX)
     if config.IMAGES.is_dir():
         remove_stale_builds()
     if final.is_dir() and bare.is_dir() and repo.is_dir() and not force:
