@@ -100,6 +100,11 @@ class PlaybookRun:
                                  if skipped or not result.get("skipped"))
         return found
 
+    def host_results(self, host):
+        """[(task name, result)] of every task run on host, in order (skips included)."""
+        return [(task["task"]["name"], task["hosts"][host]) for play in self.report.get("plays", [])
+                for task in play.get("tasks", []) if host in task["hosts"]]
+
     def failures(self):
         """[(host, task name, message)] of every failed task result."""
         failed = []

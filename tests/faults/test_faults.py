@@ -230,6 +230,39 @@ def test_docker_restart_with_live_restore_keeps_containers(fabric):
                         lambda: app_pings(source, apps[target]["ip"]), timeout=60)
 
 
+FAULT_DROPIN = "/etc/systemd/system/crosshost-forward.service.d/99-fault-once.conf"
+FAULT_FLAG = "/run/crosshost-fault-once"
+
+
+def test_unit_start_failing_once_is_retried_with_its_journal(fabric):
+    """The forward unit's first start fails once on lab2 (a drop-in whose ExecStartPre
+    refuses the first try): the docker role's start prints the journal with the cause,
+    clears the failed state, starts it once more, and the run succeeds. The same
+    unit_retry role backs Docker's restart onto the lease and Open vSwitch's start."""
+    sh("lab2", f"""set -e
+        systemctl disable --now crosshost-forward.service
+        mkdir -p {FAULT_DROPIN.rsplit('/', 1)[0]}
+        rm -f {FAULT_FLAG}
+        printf '%s\\n' '[Service]' \\
+          'ExecStartPre=/bin/sh -c "[ -e {FAULT_FLAG} ] || {{ touch {FAULT_FLAG}; echo crosshost-fault: first start refused >&2; exit 1; }}"' \\
+          > {FAULT_DROPIN}
+        systemctl daemon-reload""")
+    try:
+        run = playbook("docker.yml", extra=BASE_VARS, limit="lab2")
+        assert run.rc == 0, "docker.yml did not recover from the failed start:\n" + run.summary()
+        warnings = [result.get("msg", "") for name, result in run.host_results("lab2")
+                    if "Warn that the start failed" in name and not result.get("skipped")]
+        assert len(warnings) == 1, warnings
+        assert "crosshost-forward.service" in warnings[0] and "crosshost-fault: first start refused" in warnings[0], \
+            warnings[0]
+        assert out("lab2", f"test -e {FAULT_FLAG} && systemctl is-enabled crosshost-forward.service") == "enabled"
+        assert active("lab2", "crosshost-forward.service", "docker.service")
+        sh("lab2", "/usr/local/libexec/crosshost/crosshost-forward check")
+    finally:
+        sh("lab2", f"rm -f {FAULT_DROPIN} {FAULT_FLAG}; systemctl daemon-reload; "
+                   "systemctl enable --now crosshost-forward.service", check=False)
+
+
 def _assert_backend(fabric, backend, sentinel, other_keys):
     inventory = fabric["inventory"]
     hosts = fabric["hosts"]
