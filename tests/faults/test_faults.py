@@ -5,6 +5,7 @@ the real state on the hosts (systemd, links, routes, etcd keys, containers) and
 leaves the fabric healthy for the next one. Nothing is mocked; waits poll with
 generous deadlines and no assertion depends on how long something took.
 """
+import contextlib
 import json
 import secrets
 
@@ -230,37 +231,78 @@ def test_docker_restart_with_live_restore_keeps_containers(fabric):
                         lambda: app_pings(source, apps[target]["ip"]), timeout=60)
 
 
-FAULT_DROPIN = "/etc/systemd/system/crosshost-forward.service.d/99-fault-once.conf"
 FAULT_FLAG = "/run/crosshost-fault-once"
 
 
-def test_unit_start_failing_once_is_retried_with_its_journal(fabric):
-    """The forward unit's first start fails once on lab2 (a drop-in whose ExecStartPre
-    refuses the first try): the docker role's start prints the journal with the cause,
-    clears the failed state, starts it once more, and the run succeeds. The same
-    unit_retry role backs Docker's restart onto the lease and Open vSwitch's start."""
-    sh("lab2", f"""set -e
-        systemctl disable --now crosshost-forward.service
-        mkdir -p {FAULT_DROPIN.rsplit('/', 1)[0]}
+@contextlib.contextmanager
+def first_start_refused(host, unit):
+    """A drop-in on `unit` whose ExecStartPre refuses the first start (and logs why),
+    removed afterwards even when the test fails."""
+    dropin = f"/etc/systemd/system/{unit}.d/99-fault-once.conf"
+    refuse = f"[ -e {FAULT_FLAG} ] || {{ touch {FAULT_FLAG}; echo crosshost-fault: first start refused >&2; exit 1; }}"
+    sh(host, f"""set -e
+        mkdir -p {dropin.rsplit('/', 1)[0]}
         rm -f {FAULT_FLAG}
-        printf '%s\\n' '[Service]' \\
-          'ExecStartPre=/bin/sh -c "[ -e {FAULT_FLAG} ] || {{ touch {FAULT_FLAG}; echo crosshost-fault: first start refused >&2; exit 1; }}"' \\
-          > {FAULT_DROPIN}
+        printf '%s\\n' '[Service]' 'ExecStartPre=/bin/sh -c "{refuse}"' > {dropin}
         systemctl daemon-reload""")
     try:
-        run = playbook("docker.yml", extra=BASE_VARS, limit="lab2")
-        assert run.rc == 0, "docker.yml did not recover from the failed start:\n" + run.summary()
-        warnings = [result.get("msg", "") for name, result in run.host_results("lab2")
-                    if "Warn that the start failed" in name and not result.get("skipped")]
-        assert len(warnings) == 1, warnings
-        assert "crosshost-forward.service" in warnings[0] and "crosshost-fault: first start refused" in warnings[0], \
-            warnings[0]
-        assert out("lab2", f"test -e {FAULT_FLAG} && systemctl is-enabled crosshost-forward.service") == "enabled"
+        yield
+    finally:
+        sh(host, f"rm -f {dropin} {FAULT_FLAG}; systemctl daemon-reload", check=False)
+
+
+def retry_warnings(run, host):
+    return [result.get("msg", "") for name, result in run.host_results(host)
+            if "Warn that the start failed" in name and not result.get("skipped")]
+
+
+def test_forward_unit_start_failing_once_is_retried_with_its_journal(fabric):
+    """The forward unit's start fails once on lab2: the docker role prints the journal
+    with the cause, clears the failed state, starts it once more, and the run succeeds
+    (the unit_retry role, which Open vSwitch's start uses too)."""
+    sh("lab2", "systemctl disable --now crosshost-forward.service")
+    try:
+        with first_start_refused("lab2", "crosshost-forward.service"):
+            run = playbook("docker.yml", extra=BASE_VARS, limit="lab2")
+            assert run.rc == 0, "docker.yml did not recover from the failed start:\n" + run.summary()
+            warnings = retry_warnings(run, "lab2")
+            assert len(warnings) == 1, warnings
+            assert "crosshost-forward.service" in warnings[0], warnings[0]
+            assert "crosshost-fault: first start refused" in warnings[0], warnings[0]
+            assert out("lab2", f"test -e {FAULT_FLAG} && systemctl is-enabled crosshost-forward.service") == "enabled"
         assert active("lab2", "crosshost-forward.service", "docker.service")
         sh("lab2", "/usr/local/libexec/crosshost/crosshost-forward check")
     finally:
-        sh("lab2", f"rm -f {FAULT_DROPIN} {FAULT_FLAG}; systemctl daemon-reload; "
-                   "systemctl enable --now crosshost-forward.service", check=False)
+        sh("lab2", "systemctl enable --now crosshost-forward.service", check=False)
+
+
+def test_docker_restart_failing_once_is_retried_with_its_journal(fabric):
+    """Docker's restart onto its bridge settings (daemon.json lost its mtu by hand) fails
+    once on lab2: the role prints Docker's journal with the cause, tries once more,
+    Docker is back on the same lease, and its container still reaches the others."""
+    inventory = fabric["inventory"]
+    apps = {host: ensure_app(host, inventory) for host in fabric["hosts"]}
+    before = snapshot(fabric)
+    daemon = json.loads(out("lab2", "cat /etc/docker/daemon.json"))
+    sh("lab2", "python3 -c 'import json; p=\"/etc/docker/daemon.json\"; d=json.load(open(p)); "
+               "d.pop(\"mtu\"); json.dump(d, open(p, \"w\"), indent=2)'")
+    with first_start_refused("lab2", "docker.service"):
+        run = playbook("docker.yml", extra=BASE_VARS, limit="lab2")
+        assert run.rc == 0, "docker.yml did not recover from the failed restart:\n" + run.summary()
+        warnings = retry_warnings(run, "lab2")
+        assert len(warnings) == 1, warnings
+        assert "restart of docker.service" in warnings[0], warnings[0]
+        assert "crosshost-fault: first start refused" in warnings[0], warnings[0]
+        assert out("lab2", f"test -e {FAULT_FLAG} && echo refused-once") == "refused-once"
+    assert active("lab2", "docker.service", "crosshost-forward.service")
+    assert main_pid("lab2", "docker") != before["lab2"]["dockerd_pid"], "dockerd was not restarted"
+    assert json.loads(out("lab2", "cat /etc/docker/daemon.json")) == daemon
+    assert docker0("lab2") == before["lab2"]["docker0"]
+    assert subnet_env("lab2")["FLANNEL_SUBNET"] == before["lab2"]["subnet"]
+    assert app("lab2") == apps["lab2"]          # live-restore: the container lived through it
+    for source, target in (("lab2", "lab1"), ("lab3", "lab2")):
+        assert wait_for(f"{APP} on {source} to reach {target}'s",
+                        lambda: app_pings(source, apps[target]["ip"]), timeout=60)
 
 
 def _assert_backend(fabric, backend, sentinel, other_keys):
