@@ -12,6 +12,7 @@ applied to the image), so a changed recipe builds a new image and an unchanged o
 is reused. A build happens in temporary directories that are renamed into place only
 when complete, so a half-built image is never booted.
 """
+import email.utils
 import hashlib
 import json
 import os
@@ -126,7 +127,7 @@ IMAGE_FILES = {
 ENABLED_UNITS = ["lab-ssh-hostkeys.service", "lab-cgroup-rw.service", "ssh.service"]
 
 # Bump when the build steps below change in a way the recipe does not show.
-RECIPE_REVISION = 2
+RECIPE_REVISION = 3
 
 # The suffixes of the bare image and of the apt repository beside the full image.
 BARE_SUFFIX = ".bare"
@@ -267,8 +268,10 @@ def write_apt_repo(archives, repo):
         raise LabError(f"no packages were downloaded into {archives}")
     packages = repo / "Packages"
     packages.write_text("\n".join(entries))
+    # apt warns about a Release file without a Date ("Invalid 'Date' entry").
     (repo / "Release").write_text(
-        f"Suite: crosshost-lab\nCodename: {config.DEBIAN_SUITE}\nSHA256:\n"
+        f"Suite: crosshost-lab\nCodename: {config.DEBIAN_SUITE}\n"
+        f"Date: {email.utils.formatdate(usegmt=True)}\nSHA256:\n"
         f" {sha256_file(packages)} {packages.stat().st_size} Packages\n")
 
 

@@ -1,6 +1,8 @@
 """The lab's apt repository writer (tools/lab/image.py: write_apt_repo), on .debs
 built here with dpkg-deb."""
+import email.utils
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +48,9 @@ def test_repo_indexes_every_package_under_a_mirror_name(tmp_path):
     packages = (repo / "Packages").read_bytes()
     release = (repo / "Release").read_text()
     assert f" {hashlib.sha256(packages).hexdigest()} {len(packages)} Packages" in release
+    # apt warns about a Release file without a parseable Date.
+    date = re.search(r"^Date: (.+)$", release, re.M)
+    assert date and email.utils.parsedate_to_datetime(date.group(1)).tzinfo is not None, release
 
 
 def test_an_empty_download_is_an_error(tmp_path):
