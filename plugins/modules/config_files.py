@@ -22,8 +22,9 @@ description:
   - A file whose content differs is replaced atomically (a temporary file in the same directory,
     then a rename). A file with the right content is never rewritten; only its mode, owner and
     group are corrected when they differ.
-  - Not for secrets. The content travels as a module argument and is shown in diff mode; copy
-    keys with M(ansible.builtin.copy) and the task keyword C(diff) set to V(false).
+  - Secrets (private keys) go in O(files[].secret_content) instead of O(files[].content). That
+    value is masked in the module's output and logs, and its diff names the file without showing
+    either side. The roles install their certificates and keys this way, in one call per host.
 version_added: 0.1.0
 author:
   - crosshost.network maintainers (@crosshost)
@@ -73,9 +74,17 @@ options:
         type: path
         required: true
       content:
-        description: The whole content of the file, written as given (no newline is added).
+        description:
+          - The whole content of the file, written as given (no newline is added).
+          - Exactly one of O(files[].content) and O(files[].secret_content) is required.
         type: str
-        required: true
+      secret_content:
+        description:
+          - Like O(files[].content), for a secret such as a private key. The value is masked
+            (C(no_log)) and diff mode does not show it, only that the file changed.
+          - Read a controller file with P(ansible.builtin.file#lookup) and its option C(rstrip=false), so that
+            the file's last newline is kept.
+        type: str
       mode: *config_files_mode
       owner: *config_files_owner
       group: *config_files_group
@@ -168,6 +177,11 @@ def attributes(module, entry):
         dict(path=entry["path"], mode=entry["mode"], owner=entry["owner"], group=entry["group"]))
 
 
+def file_text(entry):
+    """The content a file entry asks for, secret or not."""
+    return entry["content"] if entry["content"] is not None else entry["secret_content"]
+
+
 def run_validate(module, field, entry):
     """Run the entry's validate command on a same-named temporary copy of the new content."""
     command = entry["validate"]
@@ -175,7 +189,7 @@ def run_validate(module, field, entry):
     try:
         candidate = os.path.join(workdir, os.path.basename(entry["path"]))
         with open(candidate, "w") as handle:
-            handle.write(entry["content"])
+            handle.write(file_text(entry))
         argv = [word.replace("%s", candidate) for word in shlex.split(command)]
         rc, out, err = module.run_command(argv)
     finally:
@@ -215,17 +229,23 @@ def ensure_file(module, field, entry, diffs):
     if exists and before is None:
         module.fail_json(msg="%s: cannot read %s to compare it; check that it is a readable text file"
                              % (field, path))
-    content_changed = not exists or before != entry["content"]
+    text = file_text(entry)
+    content_changed = not exists or before != text
     if content_changed:
         # Like ansible.builtin.copy, check mode does not validate: on a fresh host the
         # unit's binary (which systemd-analyze verify wants) is not installed yet.
         if entry.get("validate") and not module.check_mode:
             run_validate(module, field, entry)
-        diffs.append(dict(before_header=path, after_header=path, before=before, after=entry["content"]))
+        if entry["secret_content"] is not None:
+            diffs.append(dict(before_header=path, after_header=path,
+                              before="(secret content, not shown)\n" if exists else "(absent)\n",
+                              after="(new secret content, not shown)\n"))
+        else:
+            diffs.append(dict(before_header=path, after_header=path, before=before, after=text))
         if module.check_mode and not exists:
             return True
         if not module.check_mode:
-            write_atomic(module, path, entry["content"], int(entry["mode"], 8))
+            write_atomic(module, path, text, int(entry["mode"], 8))
     diff = dict(before={"path": path}, after={"path": path})
     attrs_changed = module.set_fs_attributes_if_different(attributes(module, entry), False, diff=diff)
     if attrs_changed and diff["before"] != diff["after"]:
@@ -238,8 +258,11 @@ def main():
         argument_spec=dict(
             directories=dict(type="list", elements="dict", default=[], options=PATH_SPEC),
             files=dict(type="list", elements="dict", default=[],
-                       options=dict(PATH_SPEC, content=dict(type="str", required=True),
-                                    validate=dict(type="str"))),
+                       options=dict(PATH_SPEC, content=dict(type="str"),
+                                    secret_content=dict(type="str", no_log=True),
+                                    validate=dict(type="str")),
+                       mutually_exclusive=[("content", "secret_content")],
+                       required_one_of=[("content", "secret_content")]),
         ),
         supports_check_mode=True,
     )

@@ -138,3 +138,49 @@ def test_check_mode_does_not_validate(tmp_path, module_runner):
     checked = module_runner("config_files", args_for(tmp_path, validate="touch %s %%s" % ran), check=True)
     assert checked["changed"] is True and not checked.get("failed"), checked
     assert not ran.exists()
+
+
+KEY = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIIcrosshostconfigfilestestkeymaterial0\n-----END PRIVATE KEY-----\n"
+
+
+def secret_args(tmp_path, key=KEY):
+    return {"directories": [{"path": str(tmp_path / "pki"), "mode": "0750"}],
+            "files": [{"path": str(tmp_path / "pki" / "client.key"), "secret_content": key, "mode": "0600"},
+                      {"path": str(tmp_path / "pki" / "client.crt"), "content": "certificate\n", "mode": "0644"}]}
+
+
+def test_secret_content_is_written_but_never_shown(tmp_path, module_runner):
+    key_path = tmp_path / "pki" / "client.key"
+    checked = module_runner("config_files", secret_args(tmp_path), check=True, diff=True)
+    assert checked["changed"] is True and not key_path.parent.exists()
+    assert KEY not in repr(checked), checked
+    assert {"before_header": str(key_path), "after_header": str(key_path), "before": "(absent)\n",
+            "after": "(new secret content, not shown)\n"} in checked["diff"]
+
+    written = module_runner("config_files", secret_args(tmp_path), diff=True)
+    assert written["changed_paths"] == [str(tmp_path / "pki"), str(key_path), str(tmp_path / "pki" / "client.crt")]
+    assert key_path.read_text() == KEY and mode_of(key_path) == 0o600
+    assert KEY not in repr(written), written
+    assert module_runner("config_files", secret_args(tmp_path))["changed"] is False
+
+    # A new key: the diff names the file and shows neither the old nor the new key.
+    new_key = KEY.replace("material0", "material1")
+    changed = module_runner("config_files", secret_args(tmp_path, key=new_key), diff=True)
+    assert changed["changed_paths"] == [str(key_path)]
+    assert changed["diff"] == [{"before_header": str(key_path), "after_header": str(key_path),
+                                "before": "(secret content, not shown)\n",
+                                "after": "(new secret content, not shown)\n"}]
+    assert KEY not in repr(changed) and new_key not in repr(changed), changed
+    assert key_path.read_text() == new_key
+
+
+def test_content_and_secret_content_exclude_each_other(tmp_path, module_runner):
+    both = secret_args(tmp_path)
+    both["files"][0]["content"] = "plain\n"
+    failed = module_runner("config_files", both)
+    assert failed.get("failed") is True and "mutually exclusive" in failed["msg"], failed
+    neither = secret_args(tmp_path)
+    del neither["files"][0]["secret_content"]
+    failed = module_runner("config_files", neither)
+    assert failed.get("failed") is True and "one of the following is required" in failed["msg"], failed
+    assert not (tmp_path / "pki").exists()
