@@ -15,7 +15,12 @@ HTTP on both sides so the comparison is like for like (TLS adds PKI work that th
 hand-written playbook does not do), and with the Ansible settings the README
 recommends (pipelining, SSH ControlPersist, forks).
 
-    python tests/bench/bench_converge.py [--sizes 3 6 12] [--image full|bare]
+With --tls, site.yml runs as production inventories configure it (etcd and flanneld
+over TLS, the PKI generated on the controller and installed on the hosts) and the
+hand-written playbook, which has no TLS, is not run: it prints site.yml's figures and
+rerun/first only.
+
+    python tests/bench/bench_converge.py [--sizes 3 6 12] [--image full|bare] [--tls]
 """
 import argparse
 import os
@@ -88,21 +93,24 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[3, 6, 12])
     parser.add_argument("--image", choices=["full", "bare"], default="full",
                         help="full: packages in place (default); bare: both playbooks install them")
+    parser.add_argument("--tls", action="store_true",
+                        help="site.yml only, with etcd and flanneld over TLS (the production setting)")
     args = parser.parse_args()
-    label = "" if args.image == "full" else " (bare hosts)"
+    label = ("" if args.image == "full" else " (bare hosts)") + (" (TLS)" if args.tls else "")
     lab("down")
     rows = []
     for hosts in args.sizes:
-        ours = converge_twice("playbooks/site.yml", PLAIN_HTTP, hosts, args.image)
-        hand = converge_twice("tests/bench/handwritten_flannel.yml", [], hosts, args.image)
+        ours = converge_twice("playbooks/site.yml", [] if args.tls else PLAIN_HTTP, hosts, args.image)
+        hand = None if args.tls else converge_twice("tests/bench/handwritten_flannel.yml", [], hosts, args.image)
         rows.append((hosts, ours, hand))
         print("N=%d done" % hosts, flush=True)
 
-    print("\nconverge of a flannel vxlan fabric on the lab%s (plain-HTTP etcd, pipelining, forks 20)" % label)
+    print("\nconverge of a flannel vxlan fabric on the lab%s (%s etcd, pipelining, forks 20)"
+          % (label, "TLS" if args.tls else "plain-HTTP"))
     header = ("N", "playbook", "first s", "rerun s", "tasks/s", "rerun chg", "rerun/first")
     print("%3s %-13s %9s %9s %9s %8s %12s" % header)
     for hosts, ours, hand in rows:
-        for name, (first, rerun) in (("site.yml", ours), ("hand-written", hand)):
+        for name, (first, rerun) in (("site.yml", ours), ("hand-written", hand)) if hand else (("site.yml", ours),):
             rate = first["results"] / first["wall"]
             print("%3d %-13s %9.1f %9.1f %9.1f %8d %12.2f" % (
                 hosts, name, first["wall"], rerun["wall"], rate, rerun["changed"], rerun["wall"] / first["wall"]))
@@ -111,10 +119,12 @@ def main():
             record("converge", "N=%d %s task results per second" % (hosts, name) + label, rate, "1/s")
             record("converge", "N=%d %s no-op rerun / first" % (hosts, name) + label, rerun["wall"] / first["wall"], "x",
                    kind="ratio")
+        if not hand:
+            continue
         ratio = ours[0]["wall"] / hand[0]["wall"]
         print("    ratio site.yml / hand-written, first converge: %.2f" % ratio)
         record("converge", "N=%d site.yml / hand-written, first converge" % hosts + label, ratio, "x", kind="ratio")
-    for name, index in (("site.yml", 1), ("hand-written", 2)):
+    for name, index in (("site.yml", 1), ("hand-written", 2))[:1 if args.tls else 2]:
         per_host = slope([(r[0], r[index][0]["wall"]) for r in rows])
         print("slope of the first converge, %s: %.2f s per extra host" % (name, per_host))
         record("converge", "%s first converge slope" % name + label, per_host, "s/host")
