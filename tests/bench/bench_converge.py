@@ -106,7 +106,7 @@ def main():
         print("N=%d done" % hosts, flush=True)
 
     print("\nconverge of a flannel vxlan fabric on the lab%s (%s etcd, pipelining, forks 20)"
-          % (label, "TLS" if args.tls else "plain-HTTP"))
+          % ("" if args.image == "full" else " (bare hosts)", "TLS" if args.tls else "plain-HTTP"))
     header = ("N", "playbook", "first s", "rerun s", "tasks/s", "rerun chg", "rerun/first")
     print("%3s %-13s %9s %9s %9s %8s %12s" % header)
     for hosts, ours, hand in rows:
