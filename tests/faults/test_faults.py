@@ -251,9 +251,18 @@ def first_start_refused(host, unit):
         sh(host, f"rm -f {dropin} {FAULT_FLAG}; systemctl daemon-reload", check=False)
 
 
-def retry_warnings(run, host):
-    return [result.get("msg", "") for name, result in run.host_results(host)
-            if "Warn that the start failed" in name and not result.get("skipped")]
+def docker_yml_through_a_refused_start(host, unit, what):
+    """docker.yml on `host` while `unit` refuses its first start: the run succeeds, with
+    one unit_retry warning that names `what` and carries the refusal from the journal."""
+    with first_start_refused(host, unit):
+        run = playbook("docker.yml", extra=BASE_VARS, limit=host)
+        assert run.rc == 0, f"docker.yml did not recover from the refused start of {unit}:\n" + run.summary()
+        warnings = [result.get("msg", "") for name, result in run.host_results(host)
+                    if "Warn that the start failed" in name and not result.get("skipped")]
+        assert len(warnings) == 1, warnings
+        assert what in warnings[0], warnings[0]
+        assert "crosshost-fault: first start refused" in warnings[0], warnings[0]
+        assert out(host, f"test -e {FAULT_FLAG} && echo refused-once") == "refused-once"
 
 
 def test_forward_unit_start_failing_once_is_retried_with_its_journal(fabric):
@@ -262,14 +271,8 @@ def test_forward_unit_start_failing_once_is_retried_with_its_journal(fabric):
     (the unit_retry role, which Open vSwitch's start uses too)."""
     sh("lab2", "systemctl disable --now crosshost-forward.service")
     try:
-        with first_start_refused("lab2", "crosshost-forward.service"):
-            run = playbook("docker.yml", extra=BASE_VARS, limit="lab2")
-            assert run.rc == 0, "docker.yml did not recover from the failed start:\n" + run.summary()
-            warnings = retry_warnings(run, "lab2")
-            assert len(warnings) == 1, warnings
-            assert "crosshost-forward.service" in warnings[0], warnings[0]
-            assert "crosshost-fault: first start refused" in warnings[0], warnings[0]
-            assert out("lab2", f"test -e {FAULT_FLAG} && systemctl is-enabled crosshost-forward.service") == "enabled"
+        docker_yml_through_a_refused_start("lab2", "crosshost-forward.service", "start of crosshost-forward.service")
+        assert out("lab2", "systemctl is-enabled crosshost-forward.service") == "enabled"
         assert active("lab2", "crosshost-forward.service", "docker.service")
         sh("lab2", "/usr/local/libexec/crosshost/crosshost-forward check")
     finally:
@@ -286,14 +289,7 @@ def test_docker_restart_failing_once_is_retried_with_its_journal(fabric):
     daemon = json.loads(out("lab2", "cat /etc/docker/daemon.json"))
     sh("lab2", "python3 -c 'import json; p=\"/etc/docker/daemon.json\"; d=json.load(open(p)); "
                "d.pop(\"mtu\"); json.dump(d, open(p, \"w\"), indent=2)'")
-    with first_start_refused("lab2", "docker.service"):
-        run = playbook("docker.yml", extra=BASE_VARS, limit="lab2")
-        assert run.rc == 0, "docker.yml did not recover from the failed restart:\n" + run.summary()
-        warnings = retry_warnings(run, "lab2")
-        assert len(warnings) == 1, warnings
-        assert "restart of docker.service" in warnings[0], warnings[0]
-        assert "crosshost-fault: first start refused" in warnings[0], warnings[0]
-        assert out("lab2", f"test -e {FAULT_FLAG} && echo refused-once") == "refused-once"
+    docker_yml_through_a_refused_start("lab2", "docker.service", "restart of docker.service")
     assert active("lab2", "docker.service", "crosshost-forward.service")
     assert main_pid("lab2", "docker") != before["lab2"]["dockerd_pid"], "dockerd was not restarted"
     assert json.loads(out("lab2", "cat /etc/docker/daemon.json")) == daemon
