@@ -9,7 +9,7 @@ CACHE_DIR   ?= $(HOME)/.cache/crosshost-network
 HOSTS       ?= 3
 SEGMENTS    ?= 1
 ETCD_MEMBERS ?= 1
-FABRIC      ?= all
+FABRIC      ?= flannel
 LAB_IMAGE   ?= full
 # LAB=1..9 runs another lab beside the default one (own bridges, subnets, inventory
 # inventories/lab/hosts-N.yml); empty is the default lab (inventories/lab/hosts.yml).

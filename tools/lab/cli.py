@@ -20,9 +20,10 @@ def parse(argv):
     up.add_argument("--segments", type=int, default=1,
                     help="underlay segments (bridges in separate subnets, routed by a lab router)")
     up.add_argument("--etcd-members", type=int, default=1, help="hosts in the etcd group (default 1)")
-    up.add_argument("--fabric", choices=sorted(inventory.FABRIC_GROUPS), default="all",
-                    help="which role groups the hosts join: flannel (etcd, flannel, docker, pipework), "
-                         "ovs-gre (ovs_gre, docker, pipework) or all (default)")
+    up.add_argument("--fabric", choices=sorted(inventory.FABRIC_GROUPS), default="flannel",
+                    help="which role groups the hosts join: flannel (etcd, flannel, docker, pipework; the default), "
+                         "ovs-gre (ovs_gre, docker, pipework) or all (every group, for role development: "
+                         "site.yml refuses a host in both fabrics)")
     up.add_argument("--image", choices=["full", "bare"], default="full",
                     help="full: every package the roles install is in place (default); bare: a fresh "
                          "Debian host, so the roles install them from the lab's apt repository")
