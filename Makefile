@@ -70,7 +70,7 @@ test-lab: collection ## lab tool tests: nspawn hosts over SSH (needs root)
 
 # Every lab scenario, each on its own freshly booted lab.
 MOLECULE_SCENARIOS ?= lab-ping negative fresh-hosts fresh-hosts-ovs-gre etcd-cluster flannel-vxlan flannel-host-gw flannel-udp ovs-gre pipework
-test-faults: collection ## fault tests on a 3-host lab: etcd member/quorum loss, restarts, reboot, backend change (needs root)
+test-faults: collection ## fault tests on a 3-host lab: etcd member/quorum loss, restarts, reboot, backend change, a reset host rejoining (needs root)
 	$(PYTHON) -m pytest -q tests/faults
 
 test-molecule: collection ## molecule scenarios on the nspawn lab (MOLECULE_SCENARIOS=...; needs root)

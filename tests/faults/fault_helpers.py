@@ -134,8 +134,9 @@ def reset_logs():
     _RUNS[0] = 0
 
 
-def playbook(*names, extra=None, limit=None, timeout=1200):
-    """ansible-playbook on the lab inventory; the JSON report is kept under LOG_DIR."""
+def playbook(*names, extra=None, limit=None, check=False, timeout=1200):
+    """ansible-playbook on the lab inventory (--check with check=True); the JSON report
+    is kept under LOG_DIR."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     _RUNS[0] += 1
     stem = f"{_RUNS[0]:02d}-" + "+".join(Path(n).stem for n in names)
@@ -144,6 +145,8 @@ def playbook(*names, extra=None, limit=None, timeout=1200):
     argv = [str(BIN / "ansible-playbook"), "-i", str(INVENTORY), "-e", f"@{vars_file}"]
     if limit:
         argv += ["--limit", limit]
+    if check:
+        argv.append("--check")
     argv += [str(REPO / "playbooks" / n) for n in names]
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="0", ANSIBLE_PIPELINING="1",

@@ -358,3 +358,41 @@ def test_backend_change_vxlan_host_gw_vxlan_with_force(fabric):
             verify_matrix()
     finally:
         etcdctl("lab1", f"del {sentinel[0]}", check=False)
+
+
+def host_fabric_files(host):
+    """What the roles install on a host: units, drop-ins, configs, PKI, binaries, leases."""
+    return out(host, "ls -lR --time-style=+%s /etc/systemd/system /etc/etcd /etc/flannel /etc/docker "
+                     "/opt/flannel /usr/local/bin /run/flannel 2>/dev/null | grep -v '^total'")
+
+
+def test_reset_host_previews_cleanly_in_check_mode_then_rejoins(fabric):
+    """A host whose fabric was removed (reset.yml on lab3, etcd data kept) is a host
+    joining a running fabric. site.yml --check previews it: no failure, changes
+    reported for lab3 only, and nothing changes on any host or in etcd. Then site.yml
+    brings it back: the same etcd member rejoins, a rerun changes nothing, and the
+    matrix is green."""
+    members_before = {(m["ID"], m.get("name")) for m in member_list("lab1")}
+    reset = playbook("reset.yml", extra=dict(BASE_VARS, etcd_reset_keep_data=True), limit="lab3")
+    assert reset.rc == 0, reset.summary()
+    assert not active("lab3", "flanneld") and not active("lab3", "etcd"), "reset.yml left a daemon running"
+    assert out("lab3", "test -e /etc/systemd/system/flanneld.service && echo unit || echo none").strip() == "none"
+
+    before = {host: host_fabric_files(host) for host in fabric["hosts"]}
+    keys_before = etcd_items("lab1")
+    preview = playbook("site.yml", extra=BASE_VARS, check=True)
+    assert preview.rc == 0, "site.yml --check failed on a joining host:\n" + preview.summary()
+    assert preview.changed("lab3") > 0, preview.summary()
+    assert preview.changed("lab1") == 0 and preview.changed("lab2") == 0, preview.summary()
+    assert {host: host_fabric_files(host) for host in fabric["hosts"]} == before
+    assert etcd_items("lab1") == keys_before
+    assert not active("lab3", "flanneld") and not active("lab3", "etcd"), "check mode started a daemon"
+
+    converge = playbook("site.yml", extra=BASE_VARS)
+    assert converge.rc == 0, converge.summary()
+    assert_cluster_heals(fabric, members_before, asked_from="lab1")
+    assert active("lab3", "etcd", "flanneld", "docker")
+    assert docker0("lab3") == [subnet_env("lab3")["FLANNEL_SUBNET"]]
+    rerun = playbook("site.yml", extra=BASE_VARS)
+    assert rerun.rc == 0 and all(rerun.changed(host) == 0 for host in fabric["hosts"]), rerun.summary()
+    verify_matrix()
