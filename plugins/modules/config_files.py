@@ -130,6 +130,15 @@ changed_paths:
   elements: str
   returned: always
   sample: [/etc/systemd/system/hello.service]
+created_paths:
+  description:
+    - The directories and files among RV(changed_paths) that did not exist before the call.
+    - In check mode they are still missing afterwards. A role can use this to skip starting a
+      unit whose file this run would create, which systemd cannot know in check mode.
+  type: list
+  elements: str
+  returned: always
+  sample: [/etc/systemd/system/hello.service]
 """
 
 import os
@@ -277,12 +286,17 @@ def main():
         if kind == "files" and not module.check_mode:
             check_parent(module, field, entry, listed_directories)
     changed_paths = []
+    created_paths = []
     diffs = []
     for field, kind, entry in entries:
         ensure = ensure_directory if kind == "directories" else ensure_file
+        existed = os.path.lexists(entry["path"])
         if ensure(module, field, entry, diffs):
             changed_paths.append(entry["path"])
-    module.exit_json(changed=bool(changed_paths), changed_paths=changed_paths, diff=diffs)
+            if not existed:
+                created_paths.append(entry["path"])
+    module.exit_json(changed=bool(changed_paths), changed_paths=changed_paths, created_paths=created_paths,
+                     diff=diffs)
 
 
 if __name__ == "__main__":

@@ -34,19 +34,22 @@ def test_creates_then_changes_nothing(tmp_path, module_runner):
     assert first["changed_paths"] == [str(tmp_path / "etc"), str(tmp_path / "lib" / "helpers"),
                                       str(tmp_path / "etc" / "hello.service"),
                                       str(tmp_path / "lib" / "helpers" / "hello")]
+    assert first["created_paths"] == first["changed_paths"]
     assert (tmp_path / "etc" / "hello.service").read_text() == UNIT
     assert mode_of(tmp_path / "etc") == 0o750
     assert mode_of(tmp_path / "etc" / "hello.service") == 0o644
     assert mode_of(tmp_path / "lib" / "helpers" / "hello") == 0o755
     second = module_runner("config_files", args)
     assert second["changed"] is False, second
-    assert second["changed_paths"] == []
+    assert second["changed_paths"] == [] and second["created_paths"] == []
 
 
 def test_check_mode_writes_nothing_and_diff_shows_content(tmp_path, module_runner):
     checked = module_runner("config_files", args_for(tmp_path), check=True, diff=True)
     assert checked["changed"] is True
     assert not (tmp_path / "etc").exists()
+    # what a role reads to skip starting a unit that check mode did not write
+    assert str(tmp_path / "etc" / "hello.service") in checked["created_paths"]
     afters = [d.get("after") for d in checked["diff"]]
     assert UNIT in afters
 
@@ -54,6 +57,7 @@ def test_check_mode_writes_nothing_and_diff_shows_content(tmp_path, module_runne
     edited = UNIT.replace("/bin/true", "/bin/false")
     checked = module_runner("config_files", args_for(tmp_path, unit=edited), check=True, diff=True)
     assert checked["changed_paths"] == [str(tmp_path / "etc" / "hello.service")]
+    assert checked["created_paths"] == []        # changed, not created
     assert checked["diff"] == [{"before_header": str(tmp_path / "etc" / "hello.service"),
                                 "after_header": str(tmp_path / "etc" / "hello.service"),
                                 "before": UNIT, "after": edited}]
@@ -68,6 +72,7 @@ def test_hand_edits_are_put_right(tmp_path, module_runner):
     os.chmod(str(tmp_path / "etc" / "hello.service"), 0o666)
     result = module_runner("config_files", args, diff=True)
     assert sorted(result["changed_paths"]) == sorted([str(helper), str(tmp_path / "etc" / "hello.service")])
+    assert result["created_paths"] == []
     assert helper.read_text() == "#!/bin/sh\necho hi\n"
     assert mode_of(helper) == 0o755
     assert mode_of(tmp_path / "etc" / "hello.service") == 0o644
