@@ -19,6 +19,7 @@ __metaclass__ = type
 import hashlib
 import ipaddress
 import json
+import os
 import re
 
 TUNNEL_TYPES = ("gre", "vxlan", "geneve")
@@ -622,3 +623,45 @@ def interface_errors(tables_after, names):
         if row.get("name") in names and errors:
             out.append((row["name"], "; ".join(str(e) for e in errors)))
     return out
+
+
+# Open vSwitch 3.1 keeps each port's last spanning-tree state ("disabled") in its
+# forwarding cache after the bridge's STP or RSTP is turned off, so broadcasts and
+# unknown unicast reach the bridge's own port only: a fabric that went from a mesh
+# (RSTP) to a star or two hosts (no spanning tree) went silent. A port-mod round trip
+# (no-flood, then flood) makes ovs-vswitchd rebuild that state for the port.
+SHOW_PORT = re.compile(r"^\s*(\d+)\((.+)\): addr:")
+
+
+def spanning_tree_turned_off(before_bridge, after_bridge):
+    """True when a bridge that existed had STP or RSTP on and has neither after."""
+    if not before_bridge or not after_bridge:
+        return False
+    was_on = before_bridge.get("stp") or before_bridge.get("rstp")
+    return bool(was_on) and not (after_bridge.get("stp") or after_bridge.get("rstp"))
+
+
+def ofctl_target(db, bridge):
+    """What ovs-ofctl talks to: the bridge's management socket beside a unix db socket
+    (a private Open vSwitch keeps both in its run directory), else the bridge name."""
+    if db and db.startswith("unix:"):
+        return "unix:%s/%s.mgmt" % (os.path.dirname(db[len("unix:"):]), bridge)
+    return bridge
+
+
+def flooding_ports(show_output):
+    """Names of the OpenFlow ports in `ovs-ofctl show` output that take part in floods
+    (not the bridge's LOCAL port, not ports configured NO_FLOOD)."""
+    ports = []
+    current = None
+    for line in show_output.splitlines():
+        match = SHOW_PORT.match(line)
+        if match:
+            current = match.group(2)
+            continue
+        stripped = line.strip()
+        if current and stripped.startswith("config:"):
+            if "NO_FLOOD" not in stripped:
+                ports.append(current)
+            current = None
+    return ports

@@ -27,6 +27,9 @@ description:
   - Reads the database as structured data (C(ovs-vsctl --format=json list)) and applies every change as one atomic
     C(ovs-vsctl) transaction. Returns the commands it ran (or would run in check mode).
   - Can create the bridge and keeps O(datapath_type), O(stp) and O(rstp) as requested on an existing bridge too.
+  - When it turns the bridge's STP or RSTP off, it then runs C(ovs-ofctl mod-port <bridge> <port> no-flood) and
+    C(flood) on each port that takes part in floods. Open vSwitch 3.1 otherwise keeps the ports' last
+    spanning-tree state and stops flooding to them, so broadcasts such as ARP reach no other port.
 author:
   - crosshost.network maintainers (@crosshost)
 extends_documentation_fragment:
@@ -202,7 +205,9 @@ RETURN = r"""
 commands:
   description:
     - The C(ovs-vsctl) commands run, as argv lists (in check mode, the ones that would run). Each change is one
-      transaction, so the list holds at most one entry.
+      transaction, so the list holds one such entry at most.
+    - After a change that turned the spanning tree off, it also holds the C(ovs-ofctl mod-port) commands that
+      refreshed the bridge's ports (not in check mode).
   returned: always
   type: list
   elements: list
@@ -257,11 +262,14 @@ from ansible_collections.crosshost.network.plugins.module_utils.ovs import (
     build_have,
     build_want,
     explain_vsctl_failure,
+    flooding_ports,
     interface_errors,
     missing_vsctl_message,
+    ofctl_target,
     parse_list_output,
     plan,
     read_state_args,
+    spanning_tree_turned_off,
     transaction,
 )
 
@@ -302,6 +310,35 @@ def read_state(module, base):
     if len(tables) != 3:
         module.fail_json(msg="ovs-vsctl printed %d tables instead of 3: %s" % (len(tables), out[:200]))
     return tables
+
+
+def refresh_flooding_ports(module, bridge):
+    """After the bridge's spanning tree was turned off: a no-flood/flood port-mod round
+    trip on each flooding port, so that Open vSwitch forwards on it again (see
+    module_utils/ovs.py). Returns the commands it ran."""
+    ofctl = module.get_bin_path("ovs-ofctl")
+    if not ofctl:
+        module.fail_json(msg="ovs-ofctl was not found on the target: it comes with Open vSwitch "
+                             "(openvswitch-common); install it, then run again to refresh the ports of %s" % bridge)
+    target = ofctl_target(module.params["db"], bridge)
+    commands = []
+    rc, out, err = module.run_command([ofctl, "show", target])
+    if rc == 0:
+        for port in flooding_ports(out):
+            for flag in ("no-flood", "flood"):
+                argv = [ofctl, "mod-port", target, port, flag]
+                rc, out, err = module.run_command(argv)
+                if rc != 0:
+                    break
+                commands.append(argv)
+            if rc != 0:
+                break
+    if rc != 0:
+        module.fail_json(msg="the spanning tree of %s is off, but refreshing its ports failed (%s); run "
+                             "`ovs-ofctl mod-port %s <port> no-flood` and then `flood` for each port, or restart "
+                             "Open vSwitch: until then the ports may get no broadcasts" % (bridge, err.strip(), bridge),
+                         commands=commands)
+    return commands
 
 
 def main():
@@ -353,6 +390,8 @@ def main():
         names = set(t["name"] for t in result_plan["after"]["tunnels"])
         for name, error in interface_errors(read_state(module, base), names):
             module.warn("Open vSwitch reports an error on interface %s: %s" % (name, error))
+        if spanning_tree_turned_off(result_plan["before"]["bridge"], result_plan["after"]["bridge"]):
+            result["commands"] = commands + refresh_flooding_ports(module, want["bridge"]["name"])
 
     module.exit_json(**result)
 

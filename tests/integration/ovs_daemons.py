@@ -139,6 +139,14 @@ class OvsDaemons:
             raise AssertionError("ovs-vsctl %s failed: %s" % (" ".join(args), proc.stderr))
         return proc.stdout
 
+    def appctl(self, *args):
+        """ovs-appctl against this ovs-vswitchd (for example ofproto/trace)."""
+        proc = subprocess.run([_which("ovs-appctl"), "-t", os.path.join(self.tmp, "ovs-vswitchd.ctl")]
+                              + list(args), capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise AssertionError("ovs-appctl %s failed: %s" % (" ".join(args), proc.stderr))
+        return proc.stdout
+
     def table(self, table, columns):
         out = self.vsctl("--format=json", "--columns=" + ",".join(columns), "list", table)
         data = json.loads(out)

@@ -9,6 +9,7 @@ them.
 """
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -312,3 +313,51 @@ def test_gre_tunnel_carries_traffic(two_hosts):
     finally:
         server.kill()
         server.wait()
+
+
+def flood_actions(ovs, in_port):
+    """The datapath actions of a broadcast entering br0 at in_port (ofproto/trace)."""
+    trace = ovs.appctl("ofproto/trace", "br0", "in_port=%s,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp"
+                       % in_port)
+    return [line for line in trace.splitlines() if line.startswith("Datapath actions:")]
+
+
+@pytest.fixture
+def two_veth_ports(ovs):
+    """p1 and p2 on br0: system ports (veths in the switch's namespace, their peers up),
+    like the link to docker0."""
+    def ip(*args, check=True):
+        subprocess.run(["ip", "-n", ovs.netns] + list(args), check=check, capture_output=True)
+    try:
+        for name in ("p1", "p2"):
+            ip("link", "del", name, check=False)
+            ip("link", "add", name, "type", "veth", "peer", "name", name + "-peer")
+            ip("link", "set", name, "up")
+            ip("link", "set", name + "-peer", "up")
+            ovs.vsctl("add-port", "br0", name)
+        yield ovs
+    finally:
+        for name in ("p1", "p2"):
+            ip("link", "del", name, check=False)
+
+
+@pytest.mark.parametrize("flag", ["rstp"])
+def test_turning_the_spanning_tree_off_keeps_every_port_in_floods(two_veth_ports, flag):
+    """Open vSwitch 3.1 kept each port's last spanning-tree state (disabled) in its
+    forwarding cache after the bridge's (R)STP was turned off: broadcasts went to the
+    bridge's own port only, and a star or two-host fabric that had been a mesh was
+    silent. The module refreshes the ports after turning it off."""
+    ovs = two_veth_ports
+    baseline = flood_actions(ovs, "p1")
+    assert baseline and "," in baseline[0], baseline     # p2 and the bridge port
+    ok(run(ovs, remote_ips=["203.0.113.11"], **{flag: True}))
+    deadline = time.monotonic() + 60
+    while flood_actions(ovs, "p1") != baseline:          # until the tree forwards on p2 again
+        assert time.monotonic() < deadline, "the spanning tree never forwarded on p2"
+        time.sleep(0.5)
+    result = run(ovs, remote_ips=["203.0.113.11"], **{flag: False})
+    ok(result)
+    assert result["changed"] is True
+    # The tunnel has no route here (a documentation address), so it adds no action;
+    # p2 and the bridge port must still get the broadcast.
+    assert flood_actions(ovs, "p1") == baseline

@@ -437,3 +437,43 @@ def test_failure_messages():
     assert "openvswitch-switch" in ovs.missing_vsctl_message()
     assert "timed out" in ovs.explain_vsctl_failure(142, "ovs-vsctl: timeout", None)
     assert ovs.explain_vsctl_failure(1, "other", None) == "ovs-vsctl failed (rc=1): other"
+
+
+OFCTL_SHOW = """OFPT_FEATURES_REPLY (xid=0x2): dpid:0000320ee739674f
+n_tables:254, n_buffers:0
+ 1(gre-c0a8dc0b): addr:fe:c4:9d:4a:1f:c2
+     config:     0
+     state:      0
+ 3(vgre-ovs): addr:c2:78:59:82:69:c1
+     config:     0
+     state:      0
+ 4(by-hand): addr:c2:78:59:82:69:c2
+     config:     NO_FLOOD
+     state:      0
+ LOCAL(br0): addr:32:0e:e7:39:67:4f
+     config:     PORT_DOWN
+     state:      LINK_DOWN
+OFPT_GET_CONFIG_REPLY (xid=0x4): frags=normal miss_send_len=0
+"""
+
+
+def test_flooding_ports_skips_the_bridge_port_and_no_flood_ports():
+    assert ovs.flooding_ports(OFCTL_SHOW) == ["gre-c0a8dc0b", "vgre-ovs"]
+    assert ovs.flooding_ports("") == []
+
+
+@pytest.mark.parametrize("before,after,expected", [
+    ({"stp": False, "rstp": True}, {"stp": False, "rstp": False}, True),
+    ({"stp": True, "rstp": False}, {"stp": False, "rstp": False}, True),
+    ({"stp": True, "rstp": False}, {"stp": False, "rstp": True}, False),    # still a tree
+    ({"stp": False, "rstp": False}, {"stp": False, "rstp": False}, False),
+    (None, {"stp": False, "rstp": False}, False),                           # a new bridge
+])
+def test_spanning_tree_turned_off(before, after, expected):
+    assert ovs.spanning_tree_turned_off(before, after) is expected
+
+
+def test_ofctl_target_is_the_management_socket_beside_a_unix_db():
+    assert ovs.ofctl_target("unix:/tmp/ovs-x/db.sock", "br0") == "unix:/tmp/ovs-x/br0.mgmt"
+    assert ovs.ofctl_target(None, "br0") == "br0"
+    assert ovs.ofctl_target("tcp:127.0.0.1:6640", "br0") == "br0"
