@@ -324,15 +324,12 @@ def refresh_flooding_ports(module, bridge):
     commands = []
     rc, out, err = module.run_command([ofctl, "show", target])
     if rc == 0:
-        for port in flooding_ports(out):
-            for flag in ("no-flood", "flood"):
-                argv = [ofctl, "mod-port", target, port, flag]
-                rc, out, err = module.run_command(argv)
-                if rc != 0:
-                    break
-                commands.append(argv)
+        for argv in ([ofctl, "mod-port", target, port, flag]
+                     for port in flooding_ports(out) for flag in ("no-flood", "flood")):
+            rc, _out, err = module.run_command(argv)
             if rc != 0:
                 break
+            commands.append(argv)
     if rc != 0:
         module.fail_json(msg="the spanning tree of %s is off, but refreshing its ports failed (%s); run "
                              "`ovs-ofctl mod-port %s <port> no-flood` and then `flood` for each port, or restart "
