@@ -564,3 +564,68 @@ def parse_ip_json_addrs(text, bridge):
                  if a.get("family") == "inet" and "local" in a]
         return addrs, link.get("mtu")
     raise DockerBipError("bridge %s does not exist" % bridge)
+
+
+# ---------------------------------------------------------------------------
+# running containers and a moved range
+
+# daemon.json keys whose change moves the addresses Docker hands out
+RANGE_KEYS = ("bip", "fixed-cidr")
+
+
+def parse_bridge_containers(text):
+    """From `docker network inspect bridge` output return [{'name', 'address'}] (IPv4),
+    one per container attached to the default bridge (running containers only: a
+    stopped container holds no endpoint), sorted by name."""
+    try:
+        data = json.loads(text or "[]")
+    except ValueError as exc:
+        raise DockerBipError("could not parse `docker network inspect bridge` output (%s)" % exc)
+    containers = []
+    for network in data if isinstance(data, list) else []:
+        for endpoint in (network.get("Containers") or {}).values():
+            address = (endpoint.get("IPv4Address") or "").split("/")[0]
+            if address:
+                containers.append({"name": endpoint.get("Name") or "?", "address": address})
+    return sorted(containers, key=lambda c: c["name"])
+
+
+def handed_out_range(daemon_json):
+    """The network Docker hands container addresses from with these settings (fixed-cidr,
+    else bip's network), or None when daemon.json sets no bip (Docker's own default)."""
+    if not daemon_json.get("bip"):
+        return None
+    if daemon_json.get("fixed-cidr"):
+        return ipaddress.ip_network(daemon_json["fixed-cidr"], strict=False)
+    return ipaddress.ip_interface(daemon_json["bip"]).network
+
+
+def containers_outside(containers, daemon_json):
+    """The containers whose address lies outside the range of these settings, or is the
+    bridge's own new address: after the restart Docker may hand that address to a new
+    container (here, or on another host of a shared segment) while the old one keeps it."""
+    handed_out = handed_out_range(daemon_json)
+    if handed_out is None:
+        return []
+    gateway = ipaddress.ip_interface(daemon_json["bip"]).ip
+    outside = []
+    for container in containers:
+        address = ipaddress.ip_address(container["address"])
+        if address not in handed_out or address == gateway:
+            outside.append(dict(container))
+    return outside
+
+
+def containers_outside_message(outside, daemon_json, path, forced):
+    listed = ", ".join("%s (%s)" % (c["name"], c["address"]) for c in outside)
+    message = ("%s moves Docker's bridge to bip %s, fixed-cidr %s, and running containers hold "
+               "addresses outside that range: %s. Docker's restart stops them, or with live-restore "
+               "leaves them on those addresses, which Docker may hand out again, here or on another "
+               "host of a shared segment (an address conflict). "
+               % (path, daemon_json["bip"], daemon_json.get("fixed-cidr") or "(none, bip's network)",
+                  listed))
+    if forced:
+        return message + "force=true: moved anyway; restart those containers after Docker's restart."
+    return message + ("Nothing was changed. Stop or remove those containers first, or set force: true "
+                      "(the docker role's docker_bridge_force) to move the range anyway, then restart "
+                      "them.")

@@ -26,6 +26,8 @@ description:
     RV(daemon_reload_required) whether systemd must reload its units first.
   - With O(apply_to_bridge=true), also puts the address and MTU on the running bridge through
     netlink (pyroute2 when importable, else the C(ip) command).
+  - Refuses to move C(bip) or C(fixed-cidr) while running containers on Docker's default bridge
+    hold addresses outside the new range, unless O(force=true). See O(force).
 version_added: 0.1.0
 author:
   - crosshost.network maintainers (@crosshost)
@@ -41,6 +43,8 @@ attributes:
     platforms: posix
 requirements:
   - The C(ip) command (iproute2) or the Python library pyroute2, only for O(apply_to_bridge=true).
+  - The C(docker) CLI, only to list running containers when C(bip) or C(fixed-cidr) changes.
+    Without it (Docker not installed) there are no containers to check.
 options:
   path:
     description:
@@ -106,6 +110,26 @@ options:
       - /lib/systemd/system/docker.service.d/*.conf
       - /usr/lib/systemd/system/docker.service.d/*.conf
       - /etc/default/docker
+  force:
+    description:
+      - When C(bip) or C(fixed-cidr) changes, the module lists the containers attached to Docker's
+        default bridge (C(docker network inspect bridge)). A container whose address lies outside
+        the new range (C(fixed-cidr), else the network of C(bip)), or is the new bridge address,
+        would keep that address after Docker's restart with C(live-restore), or lose it when the
+        restart stops it. Docker may then hand that address out again, here or on another host of
+        a shared segment (the OVS GRE fabric): an address conflict.
+      - When V(false), such containers fail the task and nothing is changed. The message names them.
+      - When V(true), the range moves anyway, with a warning that names them. Restart them after
+        Docker's restart so that they take addresses from the new range.
+      - When Docker does not answer (not running), the containers cannot be listed: a warning
+        says so and the range moves.
+    type: bool
+    default: false
+  docker_host:
+    description:
+      - Docker daemon socket passed to C(docker -H) when listing containers, for example
+        V(unix:///run/docker.sock). Default is the CLI's.
+    type: str
   resolve_conflicts:
     description:
       - When V(false), a conflict fails the task and nothing is changed.
@@ -230,6 +254,14 @@ daemon_reload_required:
   returned: always
   type: bool
   sample: false
+containers_outside:
+  description:
+    - Running containers on the default bridge whose address lies outside the new range (see
+      O(force)). Empty when C(bip) and C(fixed-cidr) do not change.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "web", "address": "192.168.10.70"}]
 conflicts:
   description: Settings also given as dockerd flags in the effective command line.
   returned: always
@@ -292,12 +324,16 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.crosshost.network.plugins.module_utils.docker_daemon import (
+    RANGE_KEYS,
     DockerBipError,
     compute_settings,
     conflict_message,
+    containers_outside,
+    containers_outside_message,
     detect_conflicts,
     load_daemon_json,
     merge_settings,
+    parse_bridge_containers,
     parse_ip_json_addrs,
     plan_bridge,
     plan_is_empty,
@@ -344,6 +380,23 @@ def scan_files(patterns, dropin_path):
             seen.add(path)
             files.append((path, text))
     return files
+
+
+def bridge_containers(module):
+    """The containers on Docker's default bridge, [] without a docker CLI (no Docker, no
+    containers), or None (with a warning) when Docker does not answer."""
+    docker = module.get_bin_path("docker")
+    if not docker:
+        return []
+    argv = [docker] + (["-H", module.params["docker_host"]] if module.params["docker_host"] else [])
+    argv += ["network", "inspect", "bridge"]
+    rc, out, err = module.run_command(argv)
+    if rc != 0:
+        module.warn("could not list the containers on Docker's default bridge (%s: %s): running "
+                    "containers were not checked against the new range"
+                    % (" ".join(argv[1:]), err.strip() or "rc %d" % rc))
+        return None
+    return parse_bridge_containers(out)
 
 
 class Bridge(object):
@@ -469,6 +522,8 @@ def main():
                 "/usr/lib/systemd/system/docker.service.d/*.conf",
                 "/etc/default/docker",
             ]),
+            force=dict(type="bool", default=False),
+            docker_host=dict(type="str"),
             resolve_conflicts=dict(type="bool", default=False),
             dropin_path=dict(type="path",
                              default="/etc/systemd/system/docker.service.d/zz-crosshost-docker-bip.conf"),
@@ -483,7 +538,7 @@ def main():
     p = module.params
     path = p["path"]
     result = dict(changed=False, restart_required=False, daemon_reload_required=False,
-                  conflicts=[], other_conflicts=[])
+                  conflicts=[], other_conflicts=[], containers_outside=[])
 
     try:
         subnet = None
@@ -512,6 +567,19 @@ def main():
     if subnet is not None and subnet.get("ipmasq") and p["ip_masq"]:
         module.warn("ip_masq=true while flannel masquerades (FLANNEL_IPMASQ=true): container "
                     "traffic will be masqueraded twice")
+
+    if any(change["key"] in RANGE_KEYS for change in changes):
+        try:
+            containers = bridge_containers(module)
+        except DockerBipError as exc:
+            module.fail_json(msg=to_native(exc), **result)
+        result["containers_outside"] = containers_outside(containers or [], merged)
+        if result["containers_outside"]:
+            message = containers_outside_message(result["containers_outside"], merged, path,
+                                                 p["force"])
+            if not p["force"]:
+                module.fail_json(msg=message, **result)
+            module.warn(message)
 
     after_text = render_daemon_json(merged) if changes else before_text
     result.update(settings=dict(settings), sources=dict(sources), changes=changes,

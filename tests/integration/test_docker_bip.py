@@ -9,9 +9,14 @@ import shlex
 import stat
 import threading
 
+import sys
+
 import pytest
 
 from dockerd_daemon import DOCKERD, Dockerd, NetNS
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tools.lab.artifacts import write_busybox_image  # noqa: E402  (the lab's probe image, built here)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (netns, dockerd)")
 
@@ -170,6 +175,53 @@ def test_subnet_env_real_dockerd(work, module_runner, dockerd):
     assert again["bridge"]["commands"] in ([], [["ip", "-n", daemon.netns.name, "link", "set",
                                                  "dev", "docker0", "mtu", "1450"]])
     assert daemon.netns.addrs("docker0")[2] == 1450
+
+
+def test_range_move_refused_while_containers_hold_addresses_outside(work, module_runner, dockerd):
+    """A running container on the old slice of a shared segment: moving fixed-cidr away from it
+    fails and changes nothing; a move that keeps it inside passes; force=true moves anyway and
+    warns; with Docker down the containers cannot be listed, which is said, not hidden."""
+    path = work / "docker" / "daemon.json"
+    old = {"bip": "192.168.10.1/24", "fixed_cidr": "192.168.10.64/26", "mtu": 1462}
+    args = base_args(work, **old)
+    assert module_runner("docker_bip", args)["changed"] is True
+    daemon = dockerd(str(path))
+    ok, log = daemon.start()
+    assert ok, log
+    write_busybox_image(work / "busybox.tar")
+    daemon.docker("import", str(work / "busybox.tar"), "busybox:ci")
+    daemon.docker("run", "-d", "--init", "--name", "app1", "busybox:ci", "sleep", "3600")
+    address = daemon.docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "app1").stdout.strip()
+    assert address.startswith("192.168.10.") and 64 <= int(address.rsplit(".", 1)[1]) < 128, address
+    sock = "unix://" + daemon.sock
+
+    # a 4th host halves every slice: this host's moves to .32/27, away from app1
+    moved = dict(args, fixed_cidr="192.168.10.32/27", docker_host=sock)
+    before = snapshot(work)
+    for check in (True, False):
+        refused = module_runner("docker_bip", moved, check=check)
+        assert refused.get("failed") and refused["changed"] is False, refused
+        assert refused["containers_outside"] == [{"name": "app1", "address": address}]
+        assert ("app1 (%s)" % address) in refused["msg"] and "fixed-cidr 192.168.10.32/27" in refused["msg"]
+        assert "docker_bridge_force" in refused["msg"]
+        assert snapshot(work) == before
+
+    # a move that keeps app1 inside the range: no objection
+    wider = module_runner("docker_bip", dict(args, fixed_cidr="192.168.10.0/25", docker_host=sock),
+                          check=True)
+    assert wider["changed"] is True and wider["containers_outside"] == [], wider
+    assert not wider.get("warnings")
+
+    forced = module_runner("docker_bip", dict(moved, force=True))
+    assert forced["changed"] is True and forced["containers_outside"] == refused["containers_outside"]
+    assert any("moved anyway" in warning for warning in forced["warnings"]), forced
+    assert '"fixed-cidr": "192.168.10.32/27"' in path.read_text()
+
+    # Docker down: nothing to ask, the change goes ahead with a warning that says so
+    daemon.stop()
+    back = module_runner("docker_bip", dict(args, docker_host=sock))
+    assert back["changed"] is True and back["containers_outside"] == []
+    assert any("could not list the containers" in warning for warning in back["warnings"]), back
 
 
 UNIT = """[Unit]

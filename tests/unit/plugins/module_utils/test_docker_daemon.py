@@ -316,3 +316,50 @@ def test_parse_ip_json_addrs():
     assert dd.parse_ip_json_addrs(out, "docker0") == (["172.17.0.1/16"], 1500)
     with pytest.raises(dd.DockerBipError, match="does not exist"):
         dd.parse_ip_json_addrs("[]", "docker0")
+
+
+# --- running containers and a moved range ------------------------------------------
+
+def _inspect(*endpoints):
+    return json.dumps([{"Name": "bridge", "Containers": {
+        "id%d" % index: {"Name": name, "IPv4Address": address, "IPv6Address": ""}
+        for index, (name, address) in enumerate(endpoints)}}])
+
+
+def test_parse_bridge_containers():
+    out = _inspect(("web", "192.168.10.70/24"), ("db", "192.168.10.66/24"), ("v6only", ""))
+    assert dd.parse_bridge_containers(out) == [{"name": "db", "address": "192.168.10.66"},
+                                               {"name": "web", "address": "192.168.10.70"}]
+    assert dd.parse_bridge_containers(json.dumps([{"Name": "bridge", "Containers": {}}])) == []
+    assert dd.parse_bridge_containers(json.dumps([{"Name": "bridge", "Containers": None}])) == []
+    with pytest.raises(dd.DockerBipError, match="docker network inspect bridge"):
+        dd.parse_bridge_containers("Error: not json")
+
+
+@pytest.mark.parametrize("daemon_json, outside", [
+    # fixed-cidr shrinks from .64/26 to .32/27: .70 and .66 fall out, .40 stays
+    ({"bip": "192.168.10.1/24", "fixed-cidr": "192.168.10.32/27"}, ["db", "web"]),
+    # the same slice: nobody outside
+    ({"bip": "192.168.10.1/24", "fixed-cidr": "192.168.10.64/26"}, ["edge"]),
+    # no fixed-cidr: the whole bip network is handed out; the new bridge address itself is taken
+    ({"bip": "192.168.10.40/24"}, ["edge"]),
+    # a flannel-style move to another network: all are outside
+    ({"bip": "10.100.15.1/24", "mtu": 1450}, ["db", "edge", "web"]),
+    # no bip: Docker's own default, nothing to compare with
+    ({"mtu": 1450}, []),
+])
+def test_containers_outside(daemon_json, outside):
+    containers = dd.parse_bridge_containers(_inspect(("web", "192.168.10.70/24"),
+                                                     ("db", "192.168.10.66/24"),
+                                                     ("edge", "192.168.10.40/24")))
+    assert [c["name"] for c in dd.containers_outside(containers, daemon_json)] == outside
+
+
+def test_containers_outside_message_names_containers_range_and_fix():
+    outside = [{"name": "web", "address": "192.168.10.70"}]
+    settings = {"bip": "192.168.10.1/24", "fixed-cidr": "192.168.10.32/27"}
+    refused = dd.containers_outside_message(outside, settings, "/etc/docker/daemon.json", False)
+    assert "web (192.168.10.70)" in refused and "fixed-cidr 192.168.10.32/27" in refused
+    assert "Nothing was changed" in refused and "docker_bridge_force" in refused
+    forced = dd.containers_outside_message(outside, {"bip": "10.1.0.1/24"}, "/d.json", True)
+    assert "fixed-cidr (none, bip's network)" in forced and "moved anyway" in forced
