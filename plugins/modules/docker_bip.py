@@ -117,11 +117,11 @@ options:
         the new range (C(fixed-cidr), else the network of C(bip)), or is the new bridge address,
         would keep that address after Docker's restart with C(live-restore), or lose it when the
         restart stops it. Docker may then hand that address out again, here or on another host of
-        a shared segment (the OVS GRE fabric): an address conflict.
+        a shared segment (the OVS GRE fabric), which is an address conflict.
       - When V(false), such containers fail the task and nothing is changed. The message names them.
       - When V(true), the range moves anyway, with a warning that names them. Restart them after
         Docker's restart so that they take addresses from the new range.
-      - When Docker does not answer (not running), the containers cannot be listed: a warning
+      - When Docker does not answer (not running), the containers cannot be listed. A warning
         says so and the range moves.
     type: bool
     default: false
