@@ -287,6 +287,28 @@ def merge_settings(existing, settings):
     return merged, changes
 
 
+def check_kept_fixed_cidr(merged, settings, path):
+    """Raise when daemon.json keeps a fixed-cidr (not given now) outside the new bip's network.
+
+    dockerd starts with such a pair but hands out no container address (its IPAM range
+    lies outside the bridge subnet): the break shows only at the next `docker run`.
+    A fixed-cidr left from a static range is the usual cause (a host moved from the OVS
+    GRE fabric to flannel without playbooks/reset.yml)."""
+    if "fixed-cidr" in settings or not merged.get("bip") or not merged.get("fixed-cidr"):
+        return
+    bridge = ipaddress.ip_interface(merged["bip"]).network
+    try:
+        kept = ipaddress.ip_network(str(merged["fixed-cidr"]), strict=False)
+    except ValueError:
+        kept = None
+    if kept is None or not _subnet_of(kept, bridge):
+        raise DockerBipError(
+            "%s keeps fixed-cidr %r from before, which is not inside the new bridge network %s "
+            "(bip %s): dockerd would start but give containers no address. Give fixed_cidr "
+            "inside %s, or remove fixed-cidr from %s (playbooks/reset.yml removes it)"
+            % (path, merged["fixed-cidr"], bridge, merged["bip"], bridge, path))
+
+
 def render_daemon_json(data):
     return json.dumps(data, indent=2) + "\n"
 

@@ -28,6 +28,8 @@ description:
     netlink (pyroute2 when importable, else the C(ip) command).
   - Refuses to move C(bip) or C(fixed-cidr) while running containers on Docker's default bridge
     hold addresses outside the new range, unless O(force=true). See O(force).
+  - Refuses a C(fixed-cidr) kept in the file (not given now) that lies outside the new C(bip)'s
+    network. dockerd would start with it but give containers no address.
 version_added: 0.1.0
 author:
   - crosshost.network maintainers (@crosshost)
@@ -326,6 +328,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.crosshost.network.plugins.module_utils.docker_daemon import (
     RANGE_KEYS,
     DockerBipError,
+    check_kept_fixed_cidr,
     compute_settings,
     conflict_message,
     containers_outside,
@@ -561,6 +564,7 @@ def main():
             raise DockerBipError("path %s exists but cannot be read" % path)
         existing = load_daemon_json(before_text, path)
         merged, changes = merge_settings(existing, settings)
+        check_kept_fixed_cidr(merged, settings, path)
     except DockerBipError as exc:
         module.fail_json(msg=to_native(exc), **result)
 

@@ -385,6 +385,12 @@ BAD_INPUTS = [
      "Remove them from DOCKER_OPTS by hand"),
     ("bridge-missing", {}, {"bip": "10.1.0.1/24", "apply_to_bridge": True, "bridge": "dkbip-none"},
      "bridge dkbip-none does not exist"),
+    # a host moved from a static range (OVS GRE) to flannel without reset.yml
+    ("kept-fixed-cidr-outside-lease",
+     {"docker/daemon.json": '{"bip": "192.168.10.1/24", "fixed-cidr": "192.168.10.64/26"}\n'},
+     {"subnet_file": "{work}/subnet.env"},
+     "keeps fixed-cidr '192.168.10.64/26' from before, which is not inside the new bridge network "
+     "10.100.15.0/24"),
 ]
 
 

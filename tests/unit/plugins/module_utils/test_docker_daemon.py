@@ -363,3 +363,20 @@ def test_containers_outside_message_names_containers_range_and_fix():
     assert "Nothing was changed" in refused and "docker_bridge_force" in refused
     forced = dd.containers_outside_message(outside, {"bip": "10.1.0.1/24"}, "/d.json", True)
     assert "fixed-cidr (none, bip's network)" in forced and "moved anyway" in forced
+
+
+def test_kept_fixed_cidr_outside_the_new_bridge_is_refused():
+    old = OrderedDict([("bip", "192.168.10.1/24"), ("fixed-cidr", "192.168.10.64/26")])
+    lease = OrderedDict([("bip", "10.100.15.1/24"), ("mtu", 1450)])
+    merged, _changes = dd.merge_settings(old, lease)
+    with pytest.raises(dd.DockerBipError) as err:
+        dd.check_kept_fixed_cidr(merged, lease, "/etc/docker/daemon.json")
+    assert "keeps fixed-cidr '192.168.10.64/26' from before" in str(err.value)
+    assert "not inside the new bridge network 10.100.15.0/24" in str(err.value)
+    # inside the new network, given in this call, or no bip: nothing to say
+    dd.check_kept_fixed_cidr(dd.merge_settings(old, {"bip": "192.168.10.2/24"})[0],
+                             {"bip": "192.168.10.2/24"}, "/d.json")
+    given = OrderedDict([("bip", "10.1.0.1/24"), ("fixed-cidr", "10.1.0.0/25")])
+    dd.check_kept_fixed_cidr(dd.merge_settings(old, given)[0], given, "/d.json")
+    dd.check_kept_fixed_cidr(OrderedDict([("fixed-cidr", "10.1.0.0/25"), ("mtu", 1400)]),
+                             {"mtu": 1400}, "/d.json")
