@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -221,4 +222,37 @@ def pipework(inputs, local_file_checksum):
             return ("pipework_interfaces item %s: each item needs container (name or id), bridge and, unless "
                     "state is absent, address as IPv4 CIDR (e.g. 192.168.10.5/24); bridge_type is auto, linux or "
                     "ovs; state is present or absent." % (item,))
+    for item in interfaces:
+        taken = _taken_on_segment(item, inputs.get('segment_hosts') or [])
+        if taken:
+            return ("pipework_interfaces item %s: address %s is on the OVS GRE segment %s, %s. Use an address "
+                    "outside every host's fixed-cidr and the gateways %s (the slices after the last host's are "
+                    "free for static addresses), or another bridge and network."
+                    % (item, item['address'], taken[0], taken[1], taken[2]))
+    return None
+
+
+def _taken_on_segment(item, segment_hosts):
+    """(segment, what holds the address, gateway range) when a present item's address lies
+    in a Docker range or the gateway range of the OVS GRE segment (segment_hosts: the
+    ovs_gre_host facts of the segment's hosts), else None."""
+    if item.get('state', 'present') != 'present' or not segment_hosts:
+        return None
+    try:
+        address = ipaddress.ip_interface(u'%s' % item['address']).ip
+        segment = ipaddress.ip_network(u'%s' % segment_hosts[0]['segment'])
+    except (KeyError, ValueError):
+        return None
+    if address not in segment:
+        return None
+    gateways = segment_hosts[0]['gateway_range']
+    first, last = [ipaddress.ip_address(u'%s' % end) for end in gateways.split('-')]
+    if address in (segment.network_address, segment.broadcast_address):
+        return str(segment), 'its network or broadcast address', gateways
+    if first <= address <= last:
+        return str(segment), 'in the range of the hosts\' bridge addresses (Docker\'s bip)', gateways
+    for host in segment_hosts:
+        if address in ipaddress.ip_network(u'%s' % host['fixed_cidr']):
+            return (str(segment), "inside %s's Docker range %s (Docker there may hand it to a container)"
+                    % (host['host'], host['fixed_cidr']), gateways)
     return None

@@ -7,6 +7,7 @@ __metaclass__ = type
 
 import pytest
 
+from ansible_collections.crosshost.network.plugins.filter import ovs_gre
 from ansible_collections.crosshost.network.plugins.plugin_utils import input_checks as checks
 
 SHA = "a" * 64
@@ -159,3 +160,28 @@ def test_pipework_valid_inputs_pass():
 ])
 def test_pipework_bad_inputs_name_the_field(changes, sha, message):
     assert message in checks.pipework(dict(PIPEWORK, **changes), sha)
+
+
+# lab1..lab3 on 192.168.10.0/24: gateways .1-.3, Docker ranges .64/26, .128/26, .192/26
+SEGMENT_HOSTS = list(ovs_gre.plan(["lab1", "lab2", "lab3"], "192.168.10.0/24").values())
+
+
+@pytest.mark.parametrize("address, taken", [
+    ("192.168.10.130/24", "inside lab2's Docker range 192.168.10.128/26"),
+    ("192.168.10.2/24", "in the range of the hosts' bridge addresses"),
+    ("192.168.10.255/24", "its network or broadcast address"),
+    ("192.168.10.5/24", None),          # the rest of the gateway slice is free
+    ("10.88.0.5/24", None),             # another network (a bridge of its own)
+])
+def test_pipework_address_on_the_ovs_segment(address, taken):
+    item = {"container": "web", "bridge": "br0", "address": address}
+    message = checks.pipework(dict(PIPEWORK, interfaces=[item], segment_hosts=SEGMENT_HOSTS), "")
+    if taken is None:
+        assert message is None
+    else:
+        assert "address %s is on the OVS GRE segment 192.168.10.0/24, %s" % (address, taken) in message
+        assert "gateways 192.168.10.1-192.168.10.3" in message
+    # an item being removed takes no address; without the segment's plan nothing is known
+    assert checks.pipework(dict(PIPEWORK, interfaces=[dict(item, state="absent")],
+                                segment_hosts=SEGMENT_HOSTS), "") is None
+    assert checks.pipework(dict(PIPEWORK, interfaces=[item]), "") is None
