@@ -9,28 +9,44 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: host_state
-short_description: Read systemd units, paths and installed packages in one call
+short_description: Read systemd units, paths, files and installed packages in one call
 description:
   - Reads, without changing anything, the state of several systemd units (one C(systemctl show)),
-    whether some paths exist, and the list of installed packages (one C(dpkg-query)).
+    whether some paths exist, what some files are (type, mode, owner, sha256, a link's target),
+    and the list of installed packages (one C(dpkg-query)); optionally the host's facts too, as
+    M(ansible.builtin.setup) gathers them.
   - The roles decide from it whether to install, start, enable or bootstrap. Each read is one
     module run on the host; asking for everything a run needs in one call saves a round trip
-    per item (C(playbooks/tasks/facts.yml) reads the installed packages once per run, and under
-    C(playbooks/site.yml) also the units the flannel and docker roles start).
+    per item. C(playbooks/tasks/facts.yml) gathers the facts and reads the installed packages
+    once per run in one call, and under C(playbooks/site.yml) also the units the flannel and
+    docker roles start and the files the flannel and pipework roles install.
 version_added: 0.1.0
 author:
   - crosshost.network maintainers (@crosshost)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
 attributes:
   check_mode:
     support: full
     details: It only reads, so it runs the same way in check mode.
+  facts:
+    support: full
+    details: With O(gather_subset), it returns the facts of those subsets.
   diff_mode:
     support: none
   platform:
     platforms: posix
 options:
+  gather_subset:
+    description:
+      - Also gather these facts, with the same collectors and subset rules as
+        M(ansible.builtin.setup) (for example V(["!all", "!min", "network"])), and return them as
+        host facts. One module run instead of two, when a play needs both.
+      - Empty (the default) gathers no facts.
+    type: list
+    elements: str
+    default: []
   units:
     description: systemd units to read, with their suffix (for example V(etcd.service)).
     type: list
@@ -38,6 +54,15 @@ options:
     default: []
   paths:
     description: Paths whose existence to report.
+    type: list
+    elements: path
+    default: []
+  files:
+    description:
+      - Paths to describe. A regular file is hashed (sha256), so name installed files, not data
+        directories. C(playbooks/site.yml) reads the files its roles install (the flanneld release,
+        the pipework script) at the start of the run, and the roles skip an install step that
+        would change nothing (filter P(crosshost.network.files_in_place#filter)).
     type: list
     elements: path
     default: []
@@ -65,6 +90,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ansible_facts:
+  description: The facts of O(gather_subset), named as M(ansible.builtin.setup) names them; empty without it.
+  returned: always
+  type: dict
+  sample: {"os_family": "Debian", "architecture": "x86_64"}
 units:
   description: Per unit of O(units), its C(ActiveState) and C(UnitFileState) (empty when there is no such unit file).
   returned: always
@@ -75,6 +105,15 @@ paths:
   returned: always
   type: dict
   sample: {"/var/lib/etcd/default/member": true}
+files:
+  description:
+    - Per path of O(files), V(null) when nothing is there, else its C(type) (V(file), V(directory),
+      V(link) or V(other); a link is not followed), C(mode) (four octal digits), C(uid), C(gid),
+      C(sha256) (regular files, else V(null)) and C(link) (a link's target, else V(null)).
+  returned: always
+  type: dict
+  sample: {"/usr/local/bin/flanneld": {"type": "link", "mode": "0777", "uid": 0, "gid": 0, "sha256": null,
+           "link": "/opt/flannel/v0.28.9/flanneld"}}
 packages:
   description: The names of the installed packages, when O(packages) is set and the host has C(dpkg-query); else V(null).
   returned: always
@@ -86,9 +125,11 @@ packages:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.facts import ansible_collector, default_collectors
+from ansible.module_utils.facts.namespace import PrefixFactNamespace
 
 from ansible_collections.crosshost.network.plugins.module_utils.host_state import (
-    DPKG_FORMAT, parse_installed_packages, parse_unit_states, systemctl_show_argv)
+    DPKG_FORMAT, describe_path, parse_installed_packages, parse_unit_states, systemctl_show_argv)
 
 
 def read_units(module, units):
@@ -115,11 +156,27 @@ def read_packages(module):
     return parse_installed_packages(out)
 
 
+def gather_facts(module, subset):
+    """The facts of `subset`, collected the way ansible.builtin.setup collects them."""
+    if not subset:
+        return {}
+    try:
+        collector = ansible_collector.get_ansible_collector(
+            all_collector_classes=default_collectors.collectors,
+            namespace=PrefixFactNamespace(namespace_name='ansible', prefix='ansible_'),
+            gather_subset=subset, gather_timeout=10)
+    except Exception as e:  # unknown subset names and dependency errors of the collectors
+        module.fail_json(msg="gather_subset: %s; use the subset names of ansible.builtin.setup" % e)
+    return collector.collect(module=module)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            gather_subset=dict(type='list', elements='str', default=[]),
             units=dict(type='list', elements='str', default=[]),
             paths=dict(type='list', elements='path', default=[]),
+            files=dict(type='list', elements='path', default=[]),
             packages=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
@@ -127,8 +184,10 @@ def main():
     params = module.params
     module.exit_json(
         changed=False,
+        ansible_facts=gather_facts(module, params['gather_subset']),
         units=read_units(module, params['units']),
         paths=dict((path, os.path.exists(path)) for path in params['paths']),
+        files=dict((path, describe_path(path)) for path in params['files']),
         packages=read_packages(module) if params['packages'] else None,
     )
 

@@ -360,6 +360,46 @@ def test_backend_change_vxlan_host_gw_vxlan_with_force(fabric):
         etcdctl("lab1", f"del {sentinel[0]}", check=False)
 
 
+FLANNELD_LINK = "/usr/local/bin/flanneld"
+PIPEWORK = "/usr/local/bin/pipework"
+TARBALL = "/opt/flannel/flannel-*.tar.gz"
+
+
+def installed_files(host):
+    """The flanneld link's target, the release tarball's and the pipework script's sha256,
+    the script's mode and owner."""
+    return {"link": out(host, f"readlink {FLANNELD_LINK}").strip(),
+            "tarball": out(host, f"sha256sum {TARBALL}").split()[0],
+            "pipework": out(host, f"sha256sum {PIPEWORK}").split()[0],
+            "pipework_mode": out(host, f"stat -c '%a %U:%G' {PIPEWORK}").strip()}
+
+
+def test_installed_files_edited_by_hand_are_put_right(fabric):
+    """site.yml reads the installed flanneld release and pipework script at its start and
+    skips the install steps when all is in place. Edited by hand (flanneld's link
+    pointed elsewhere and the script's mode on lab2; the tarball truncated and the script
+    edited on lab3), the read must see it: site.yml puts each right (reported as
+    changed on those hosts only), flanneld runs on its lease, and the matrix is green."""
+    want = installed_files("lab1")
+    assert want["pipework_mode"] == "755 root:root", want
+    lease_lab2 = subnet_env("lab2")["FLANNEL_SUBNET"]
+    sh("lab2", f"ln -sfn /bin/true {FLANNELD_LINK} && chmod 0644 {PIPEWORK}")
+    sh("lab3", f"truncate -s 4096 {TARBALL} && echo '# edited' >> {PIPEWORK}")
+    assert installed_files("lab2") != want and installed_files("lab3") != want
+
+    run = playbook("site.yml", extra=BASE_VARS)
+    assert run.rc == 0, run.summary()
+    assert run.changed("lab1") == 0, run.changed_tasks("lab1")
+    assert run.changed("lab2") > 0 and run.changed("lab3") > 0, run.summary()
+    for host in ("lab2", "lab3"):
+        assert installed_files(host) == want, host
+    install = run.results("Install flanneld from the release tarball (download, unpack, link; each only when needed)")
+    assert install["lab1"].get("skipped") and install["lab2"]["changed_links"] == [FLANNELD_LINK], install
+    assert install["lab3"]["downloaded"] is True, install["lab3"]
+    assert active("lab2", "flanneld") and subnet_env("lab2")["FLANNEL_SUBNET"] == lease_lab2
+    verify_matrix()
+
+
 def host_fabric_files(host):
     """What the roles install on a host: units, drop-ins, configs, PKI, binaries, leases."""
     return out(host, "ls -lR --time-style=+%s /etc/systemd/system /etc/etcd /etc/flannel /etc/docker "
