@@ -651,3 +651,13 @@ def containers_outside_message(outside, daemon_json, path, forced):
     return message + ("Nothing was changed. Stop or remove those containers first, or set force: true "
                       "(the docker role's docker_bridge_force) to move the range anyway, then restart "
                       "them.")
+
+
+def stale_bridge_message(bridge, addresses, bip, path):
+    """Why the bridge is not on bip although daemon.json says so, and the fix."""
+    return ("%s has %s, not bip %s from %s: Docker kept its default bridge for containers that "
+            "outlived its last stop (live-restore; `docker ps --filter network=bridge` lists them), so "
+            "they and new containers get addresses this host may no longer lease. Stop those "
+            "containers, restart Docker (systemctl restart docker) and run again; started afterwards, "
+            "they get addresses in bip's network."
+            % (bridge, ", ".join(addresses) or "no IPv4 address", bip, path))

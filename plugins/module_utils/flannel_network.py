@@ -313,6 +313,14 @@ def lease_breaking_changes(desired, existing):
     return changes
 
 
+def check_prefix(prefix):
+    """Refuse a prefix that flanneld's --etcd-prefix would not take."""
+    if not prefix.startswith('/') or prefix != prefix.strip() or prefix.endswith('/') or '//' in prefix:
+        raise FlannelConfigError(
+            "prefix: %r is not an etcd key prefix like flanneld's --etcd-prefix; write it as "
+            "/coreos.com/network (leading slash, no trailing slash)" % prefix)
+
+
 def parse_lease(key, value, prefix):
     """One lease from `<prefix>/subnets/10.100.15.0-24` and its JSON value."""
     name = key[len(prefix.rstrip('/') + '/subnets/'):]

@@ -157,9 +157,18 @@ options:
         restarted. The bridge must exist.
     type: bool
     default: false
+  check_bridge:
+    description:
+      - When daemon.json needs no change, fail if O(bridge) exists but does not carry C(bip).
+        Docker applies C(bip) only at a start that finds no live-restored container on its
+        default bridge: containers that outlived a Docker stop keep docker0 on its old subnet,
+        which after a lease change belongs to no lease of this host. The message names the fix.
+      - Reads the bridge with the C(ip) command; a missing bridge (Docker not started) passes.
+    type: bool
+    default: false
   bridge:
     description:
-      - The bridge interface for O(apply_to_bridge).
+      - The bridge interface for O(apply_to_bridge) and O(check_bridge).
     type: str
     default: docker0
   netns:
@@ -343,6 +352,7 @@ from ansible_collections.crosshost.network.plugins.module_utils.docker_daemon im
     read_subnet_env,
     render_daemon_json,
     render_dropin,
+    stale_bridge_message,
 )
 from ansible_collections.crosshost.network.plugins.module_utils.files import read_text, write_atomic
 
@@ -400,6 +410,19 @@ def bridge_containers(module):
                     % (" ".join(argv[1:]), err.strip() or "rc %d" % rc))
         return None
     return parse_bridge_containers(out)
+
+
+def stale_bridge_addresses(module, name, netns, bip):
+    """The bridge's IPv4 addresses when it exists without bip; None when it carries bip or is missing."""
+    argv = [module.get_bin_path("ip", required=True)] + (["-n", netns] if netns else [])
+    rc, out, _err = module.run_command(argv + ["-json", "addr", "show", "dev", name])
+    if rc != 0:
+        return None
+    try:
+        addrs, _mtu = parse_ip_json_addrs(out, name)
+    except DockerBipError:
+        return None
+    return None if bip in addrs else addrs
 
 
 class Bridge(object):
@@ -531,6 +554,7 @@ def main():
             dropin_path=dict(type="path",
                              default="/etc/systemd/system/docker.service.d/zz-crosshost-docker-bip.conf"),
             apply_to_bridge=dict(type="bool", default=False),
+            check_bridge=dict(type="bool", default=False),
             bridge=dict(type="str", default="docker0"),
             netns=dict(type="str"),
             netlink_backend=dict(type="str", default="auto", choices=["auto", "pyroute2", "iproute2"]),
@@ -634,6 +658,10 @@ def main():
                                 mtu_before=mtu, changed=not plan_is_empty(plan), commands=[])
 
     result["restart_required"] = bool(changes) or result["daemon_reload_required"]
+    if p["check_bridge"] and not result["restart_required"] and bridge is None and "bip" in merged:
+        stale = stale_bridge_addresses(module, p["bridge"], p["netns"], merged["bip"])
+        if stale is not None:
+            module.fail_json(msg=stale_bridge_message(p["bridge"], stale, merged["bip"], path), **result)
     result["changed"] = result["restart_required"] or bool(bridge and not plan_is_empty(plan))
     if module._diff and diffs:
         result["diff"] = diffs if len(diffs) > 1 else diffs[0]

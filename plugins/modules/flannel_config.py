@@ -239,7 +239,7 @@ from ansible_collections.crosshost.network.plugins.module_utils.etcd import (
     EtcdError, etcd_argument_spec, etcd_client)
 from ansible_collections.crosshost.network.plugins.module_utils.flannel_network import (
     BACKEND_TYPES, FlannelConfigError, backend_from_options, build_document, capacity,
-    check_capacity, dumps, effective_config, lease_breaking_changes, parse_lease,
+    check_capacity, check_prefix, dumps, effective_config, lease_breaking_changes, parse_lease,
     semantically_equal)
 
 
@@ -266,13 +266,6 @@ def argument_spec():
         expected_hosts=dict(type='int'),
     )
     return spec
-
-
-def check_prefix(prefix):
-    if not prefix.startswith('/') or prefix != prefix.strip() or prefix.endswith('/') or '//' in prefix:
-        raise FlannelConfigError(
-            "prefix: %r is not an etcd key prefix like flanneld's --etcd-prefix; write it as "
-            "/coreos.com/network (leading slash, no trailing slash)" % prefix)
 
 
 def desired_document(params):

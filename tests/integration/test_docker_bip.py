@@ -407,3 +407,24 @@ def test_bad_input_fails_and_changes_nothing(work, module_runner, files, extra, 
     assert result.get("failed") is True, result
     assert needle in result["msg"], result["msg"]
     assert snapshot(work) == before
+
+
+def test_check_bridge_names_a_bridge_left_on_another_subnet(work, module_runner, netns):
+    """daemon.json already has bip, so nothing is written: check_bridge then compares the
+    running bridge. One left on another subnet (what Docker does for containers that outlived
+    its stop) fails with the fix; the right address, or no bridge yet, passes."""
+    ns = netns()
+    args = base_args(work, bip="10.100.99.1/24", check_bridge=True, bridge="dkbr0", netns=ns.name)
+    assert module_runner("docker_bip", args)["changed"] is True          # writes bip; no check then
+    assert module_runner("docker_bip", args)["changed"] is False         # no bridge: nothing to check
+    ns.ip("link", "add", "dkbr0", "type", "bridge")
+    ns.ip("addr", "add", "10.100.9.1/24", "dev", "dkbr0")
+    before = snapshot(work)
+    stale = module_runner("docker_bip", args)
+    assert stale["failed"] is True
+    assert stale["msg"].startswith("dkbr0 has 10.100.9.1/24, not bip 10.100.99.1/24 from "), stale["msg"]
+    assert "Stop those containers, restart Docker" in stale["msg"]
+    assert snapshot(work) == before
+    assert module_runner("docker_bip", args, check=True)["failed"] is True
+    ns.ip("addr", "replace", "10.100.99.1/24", "dev", "dkbr0")
+    assert module_runner("docker_bip", args).get("failed") is not True
