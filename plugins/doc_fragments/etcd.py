@@ -10,6 +10,12 @@ class ModuleDocFragment(object):
     # etcd connection options, shared by the modules of the crosshost.network.etcd
     # action group (set them once with module_defaults: group/crosshost.network.etcd).
     DOCUMENTATION = r'''
+attributes:
+  action_group:
+    description: Use C(group/crosshost.network.etcd) in O(ignore:module_defaults) to set etcd connection options once.
+    support: full
+    membership:
+      - crosshost.network.etcd
 options:
   endpoints:
     description:

@@ -33,11 +33,6 @@ attributes:
     support: full
   platform:
     platforms: posix
-  action_group:
-    description: Use C(group/crosshost.network.etcd) in O(ignore:module_defaults) to set etcd connection options once.
-    support: full
-    membership:
-      - crosshost.network.etcd
 options:
   public_ips:
     description:

@@ -12,13 +12,6 @@ from etcd_server import EtcdServer, free_port
 KEY = "/coreos.com/network/config"
 
 
-@pytest.fixture(scope="module")
-def etcd():
-    server = EtcdServer()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def clean(etcd):
     etcd.ctl("del", "/", "--prefix")

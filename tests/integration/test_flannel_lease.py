@@ -4,17 +4,9 @@ import json
 import pytest
 
 from adhoc import run_module
-from etcd_server import EtcdServer
 
 PREFIX = "/coreos.com/network"
 LEAVING, STAYING = "192.168.122.13", "192.168.122.11"
-
-
-@pytest.fixture(scope="module")
-def etcd():
-    server = EtcdServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
