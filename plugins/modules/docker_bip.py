@@ -161,7 +161,7 @@ options:
     description:
       - When daemon.json needs no change, fail if O(bridge) exists but does not carry C(bip).
         Docker applies C(bip) only at a start that finds no live-restored container on its
-        default bridge: containers that outlived a Docker stop keep docker0 on its old subnet,
+        default bridge; containers that outlived a Docker stop keep docker0 on its old subnet,
         which after a lease change belongs to no lease of this host. The message names the fix.
       - Reads the bridge with the C(ip) command; a missing bridge (Docker not started) passes.
     type: bool
