@@ -412,19 +412,6 @@ def bridge_containers(module):
     return parse_bridge_containers(out)
 
 
-def stale_bridge_addresses(module, name, netns, bip):
-    """The bridge's IPv4 addresses when it exists without bip; None when it carries bip or is missing."""
-    argv = [module.get_bin_path("ip", required=True)] + (["-n", netns] if netns else [])
-    rc, out, _err = module.run_command(argv + ["-json", "addr", "show", "dev", name])
-    if rc != 0:
-        return None
-    try:
-        addrs, _mtu = parse_ip_json_addrs(out, name)
-    except DockerBipError:
-        return None
-    return None if bip in addrs else addrs
-
-
 class Bridge(object):
     """Read and change one bridge's IPv4 addresses and MTU, via pyroute2 or ip."""
 
@@ -463,22 +450,23 @@ class Bridge(object):
             msg="bridge %s does not exist%s: start dockerd once (it creates the bridge) or set "
                 "apply_to_bridge: false" % (self.name, " in netns " + self.netns if self.netns else ""))
 
-    def read(self):
+    def read(self, missing_ok=False):
+        """(IPv4 addresses, MTU) of the bridge; a missing bridge fails, or gives None with missing_ok."""
         if self.method == "iproute2":
             argv = self._ip_argv("-json", "addr", "show", "dev", self.name)
             rc, out, err = self.module.run_command(argv)
             if rc != 0:
                 if "does not exist" in err or "Cannot find device" in err:
-                    self._missing()
+                    return None if missing_ok else self._missing()
                 self.module.fail_json(msg="%s failed: %s" % (" ".join(argv), err.strip()))
             try:
                 return parse_ip_json_addrs(out, self.name)
             except DockerBipError:
-                self._missing()
+                return None if missing_ok else self._missing()
         with self._ipr() as ipr:
             found = ipr.link_lookup(ifname=self.name)
             if not found:
-                self._missing()
+                return None if missing_ok else self._missing()
             index = found[0]
             mtu = ipr.get_links(index)[0].get_attr("IFLA_MTU")
             addrs = ["%s/%d" % (a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS"), a["prefixlen"])
@@ -659,9 +647,10 @@ def main():
 
     result["restart_required"] = bool(changes) or result["daemon_reload_required"]
     if p["check_bridge"] and not result["restart_required"] and bridge is None and "bip" in merged:
-        stale = stale_bridge_addresses(module, p["bridge"], p["netns"], merged["bip"])
-        if stale is not None:
-            module.fail_json(msg=stale_bridge_message(p["bridge"], stale, merged["bip"], path), **result)
+        # The ip command: no pyroute2 import for a read on every run.
+        found = Bridge(module, p["bridge"], p["netns"], "iproute2").read(missing_ok=True)
+        if found is not None and merged["bip"] not in found[0]:
+            module.fail_json(msg=stale_bridge_message(p["bridge"], found[0], merged["bip"], path), **result)
     result["changed"] = result["restart_required"] or bool(bridge and not plan_is_empty(plan))
     if module._diff and diffs:
         result["diff"] = diffs if len(diffs) > 1 else diffs[0]
